@@ -1,0 +1,329 @@
+"""tf.data input pipeline over ImageNet TFRecord shards.
+
+The shards follow the standard ImageNet TFRecord layout (`train-00000-of-01024`,
+`validation-00000-of-00128`), one `tf.train.Example` per image with the JPEG bytes in
+`image/encoded`, the label in `image/class/label` (1..N, 0 is kept for background) and
+normalized boxes in `image/object/bbox/{ymin,xmin,ymax,xmax}`. This module finds the shards,
+builds the training, evaluation and synthetic datasets, counts records and checks that the
+stored labels fit the model's class count. Image preprocessing is in
+`data.inception_preprocessing`.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from data import dataset_info
+from data import inception_preprocessing
+
+SPLITS = ("train", "validation")
+
+# Records in the training shuffle buffer. At an estimated 110 KB per ImageNet record (about
+# 140 GB over 1.28 million images) the buffer uses about 1.1 GB of memory.
+DEFAULT_SHUFFLE_BUFFER_SIZE = 10000
+
+# Shards read at the same time, and the read buffer of each, in bytes.
+PARALLEL_READS = 10
+READ_BUFFER_BYTES = 8 * 1024 * 1024
+
+# Records that check_label_range reads when the folder has no dataset info file: the first
+# records of the first training shard and of every validation shard.
+LABEL_CHECK_TRAIN_RECORDS = 1000
+LABEL_CHECK_RECORDS_PER_VALIDATION_SHARD = 10
+
+CONVERT_HINT = ("Convert ImageNet with `python -m data.build_imagenet_tfrecord` or point "
+                "--data_dir at the folder of shards.")
+
+FEATURE_SPEC = {
+    "image/encoded": tf.io.FixedLenFeature([], tf.string, default_value=""),
+    "image/class/label": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    "image/object/bbox/ymin": tf.io.VarLenFeature(tf.float32),
+    "image/object/bbox/xmin": tf.io.VarLenFeature(tf.float32),
+    "image/object/bbox/ymax": tf.io.VarLenFeature(tf.float32),
+    "image/object/bbox/xmax": tf.io.VarLenFeature(tf.float32),
+}
+
+EVAL_FEATURE_SPEC = {key: FEATURE_SPEC[key] for key in ("image/encoded", "image/class/label")}
+
+LABEL_SPEC = {"image/class/label": FEATURE_SPEC["image/class/label"]}
+
+
+class DataDirError(ValueError):
+    """The data folder is missing, is not a folder or has no shards of the requested split."""
+
+
+class LabelRangeError(ValueError):
+    """A stored label does not fit in [0, num_classes)."""
+
+
+def find_shards(data_dir, split):
+    """Return the sorted paths of the shards of `split` ('train' or 'validation') in `data_dir`.
+
+    Raises DataDirError when data_dir does not exist, is not a folder or contains no file
+    that matches the split's shard pattern.
+    """
+    if split not in SPLITS:
+        raise ValueError("split must be one of %s, got %r." % (", ".join(SPLITS), split))
+    pattern = dataset_info.shard_pattern(split)
+
+    if not tf.io.gfile.exists(data_dir):
+        raise DataDirError(
+            "--data_dir=%s does not exist, so no files match %s. %s"
+            % (data_dir, pattern, CONVERT_HINT))
+    if not tf.io.gfile.isdir(data_dir):
+        raise DataDirError(
+            "--data_dir=%s is a file, not a folder of shards matching %s. %s"
+            % (data_dir, pattern, CONVERT_HINT))
+
+    paths = sorted(tf.io.gfile.glob(os.path.join(data_dir, pattern)))
+    if not paths:
+        raise DataDirError(
+            "--data_dir=%s contains no files matching %s. %s" % (data_dir, pattern, CONVERT_HINT))
+    return paths
+
+
+def check_worker(num_shards, shard_index):
+    if num_shards < 1:
+        raise ValueError("num_shards must be at least 1, got %d." % num_shards)
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(
+            "shard_index must be in [0, %d), got %d." % (num_shards, shard_index))
+
+
+def parse_train_record(serialized):
+    """Return (JPEG bytes, int32 label, float32 boxes [1, n, 4]) of one serialized Example."""
+    features = tf.io.parse_single_example(serialized, FEATURE_SPEC)
+    corners = [tf.sparse.to_dense(features["image/object/bbox/" + name])
+               for name in ("ymin", "xmin", "ymax", "xmax")]
+    bboxes = tf.expand_dims(tf.stack(corners, axis=-1), 0)
+    label = tf.cast(features["image/class/label"], tf.int32)
+    return features["image/encoded"], label, bboxes
+
+
+def parse_eval_record(serialized):
+    """Return (JPEG bytes, int32 label) of one serialized Example."""
+    features = tf.io.parse_single_example(serialized, EVAL_FEATURE_SPEC)
+    return features["image/encoded"], tf.cast(features["image/class/label"], tf.int32)
+
+
+def read_records(files, deterministic):
+    """Interleave the serialized records of the file-name dataset `files`."""
+    return files.interleave(
+        lambda path: tf.data.TFRecordDataset(path, buffer_size=READ_BUFFER_BYTES),
+        cycle_length=PARALLEL_READS,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic)
+
+
+def worker_records(paths, num_shards, shard_index, shuffle_files, seed):
+    """Return the serialized records of one worker's part of `paths`.
+
+    With at least one file per worker each worker reads whole files. With fewer files every
+    worker reads all files in the same order and keeps every num_shards-th record, so the
+    workers still split the records without overlap.
+    """
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    shard_by_file = len(paths) >= num_shards
+    if shard_by_file:
+        files = files.shard(num_shards, shard_index)
+        if shuffle_files:
+            files = files.shuffle(len(paths), seed=seed)
+        return read_records(files, deterministic=not shuffle_files or seed is not None)
+
+    records = read_records(files, deterministic=True)
+    return records.shard(num_shards, shard_index)
+
+
+def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index=0, seed=None,
+                     use_caching=False, shuffle_buffer_size=DEFAULT_SHUFFLE_BUFFER_SIZE):
+    """Return an endless, shuffled dataset of (images, labels) batches of the training shards.
+
+    images: float32 [batch_size, image_size, image_size, 3] in [-1, 1], with the Inception
+        training crop and flip. labels: int32 [batch_size] as stored (1..N).
+    Worker shard_index of num_shards reads its own part of the records. With a seed, worker
+    k shuffles and crops with seed + k, so a rerun gives the same batches. Without one every
+    run differs. use_caching keeps the worker's serialized records in memory after the
+    first pass, which needs memory for its share of the training set.
+    Raises DataDirError when data_dir has no training shards.
+    """
+    check_worker(num_shards, shard_index)
+    paths = find_shards(data_dir, "train")
+    worker_seed = None if seed is None else seed + shard_index
+    deterministic = seed is not None
+
+    records = worker_records(paths, num_shards, shard_index, shuffle_files=True,
+                             seed=worker_seed)
+    if use_caching:
+        records = records.cache()
+    records = records.shuffle(shuffle_buffer_size, seed=worker_seed,
+                              reshuffle_each_iteration=True)
+    records = records.repeat()
+
+    # One random int64 per record, from which the record's crop and flip seeds are made.
+    element_seeds = tf.data.Dataset.random(seed=worker_seed)
+    records = tf.data.Dataset.zip((records, element_seeds))
+
+    def preprocess(serialized, element_seed):
+        image_buffer, label, bboxes = parse_train_record(serialized)
+        image = inception_preprocessing.preprocess_for_train(
+            image_buffer, bboxes, image_size, seed=tf.stack([element_seed, 0]))
+        return image, label
+
+    dataset = records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=deterministic)
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index=0,
+                       eval_crop_fraction=inception_preprocessing.DEFAULT_EVAL_CROP_FRACTION):
+    """Return a finite dataset of (images, labels) batches of the validation shards.
+
+    Every validation record appears once across the num_shards workers, in the same order on
+    every run. The last batch contains the remainder and may be smaller than batch_size.
+    images: float32 [batch, image_size, image_size, 3] in [-1, 1] of the central crop.
+    labels: int32 [batch] as stored.
+    Raises DataDirError when data_dir has no validation shards.
+    """
+    check_worker(num_shards, shard_index)
+    paths = find_shards(data_dir, "validation")
+    records = worker_records(paths, num_shards, shard_index, shuffle_files=False, seed=None)
+
+    def preprocess(serialized):
+        image_buffer, label = parse_eval_record(serialized)
+        image = inception_preprocessing.preprocess_for_eval(
+            image_buffer, image_size, eval_crop_fraction)
+        return image, label
+
+    dataset = records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.batch(batch_size, drop_remainder=False)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def synthetic_dataset(batch_size, image_size, num_classes, seed=0):
+    """Return an endless dataset that repeats one random batch, for runs without --data_dir.
+
+    images: float32 [batch_size, image_size, image_size, 3] uniform in [-1, 1).
+    labels: int32 [batch_size] uniform in [1, num_classes), as real labels skip background 0.
+    """
+    if num_classes < 2:
+        raise ValueError(
+            "num_classes must be at least 2 because label 0 is background, got %d."
+            % num_classes)
+
+    images = tf.random.stateless_uniform(
+        [batch_size, image_size, image_size, 3], seed=[seed, 0], minval=-1.0, maxval=1.0)
+    labels = tf.random.stateless_uniform(
+        [batch_size], seed=[seed, 1], minval=1, maxval=num_classes, dtype=tf.int32)
+    return tf.data.Dataset.from_tensors((images, labels)).repeat()
+
+
+def count_records(paths):
+    """Return the number of records in the TFRecord files `paths`, reading each file once."""
+    records = tf.data.TFRecordDataset(list(paths), buffer_size=READ_BUFFER_BYTES)
+    return int(records.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def num_examples(data_dir, split):
+    """Return the number of images in `split`, from the dataset info file or else by counting."""
+    info = dataset_info.read_dataset_info(data_dir)
+    if info is not None:
+        count = dataset_info.num_images_from_info(info, split)
+        if count is not None:
+            return count
+    return count_records(find_shards(data_dir, split))
+
+
+def stored_label_range(path, max_records):
+    """Return (max label, min label) of the first `max_records` records of shard `path`.
+
+    Returns None when the shard has no records.
+    """
+    records = tf.data.TFRecordDataset(path, buffer_size=READ_BUFFER_BYTES).take(max_records)
+    labels = records.map(lambda serialized: tf.io.parse_single_example(
+        serialized, LABEL_SPEC)["image/class/label"])
+    labels = np.fromiter(labels.as_numpy_iterator(), dtype=np.int64)
+    if labels.size == 0:
+        return None
+    return int(labels.max()), int(labels.min())
+
+
+def label_range_from_info(data_dir, info):
+    """Return (max label, min label, source file) from the dataset info file."""
+    label_base = int(info["label_base"])
+    max_label = label_base + len(info["synsets"]) - 1
+    return max_label, label_base, dataset_info.info_path(data_dir)
+
+
+def label_check_shards(data_dir):
+    """Return (path, max records) of the shards that label_range_from_records reads."""
+    shards = []
+    for split in SPLITS:
+        try:
+            paths = find_shards(data_dir, split)
+        except DataDirError:
+            continue
+        if split == "train":
+            shards.append((paths[0], LABEL_CHECK_TRAIN_RECORDS))
+        else:
+            shards.extend((path, LABEL_CHECK_RECORDS_PER_VALIDATION_SHARD) for path in paths)
+
+    if not shards:
+        # Neither split has shards, so this raises the DataDirError that names the folder.
+        find_shards(data_dir, "train")
+    return shards
+
+
+def label_range_from_records(data_dir):
+    """Return (max label, min label, source file) of the first records of the shards.
+
+    Reads up to LABEL_CHECK_TRAIN_RECORDS records of the first training shard and
+    LABEL_CHECK_RECORDS_PER_VALIDATION_SHARD of every validation shard, so a label that
+    appears only later in a shard is not checked. The source file is the shard of the min
+    label when that is negative, else the shard of the max label. All three are None when
+    the shards are empty.
+    """
+    max_label, max_source, min_label, min_source = None, None, None, None
+    for path, max_records in label_check_shards(data_dir):
+        label_range = stored_label_range(path, max_records)
+        if label_range is None:
+            continue
+
+        if max_label is None or label_range[0] > max_label:
+            max_label, max_source = label_range[0], path
+        if min_label is None or label_range[1] < min_label:
+            min_label, min_source = label_range[1], path
+
+    if min_label is not None and min_label < 0:
+        return max_label, min_label, min_source
+    return max_label, min_label, max_source
+
+
+def check_label_range(data_dir, num_classes):
+    """Check that the labels in `data_dir` fit a model with `num_classes` logits.
+
+    Uses the dataset info file when data_dir has one (labels label_base .. label_base +
+    len(synsets) - 1), and otherwise the labels of the first records of the shards (see
+    label_range_from_records).
+    Raises LabelRangeError naming the label, the file it came from and the --num_classes
+    value that fits, and DataDirError when data_dir has neither the file nor any shard.
+    """
+    info = dataset_info.read_dataset_info(data_dir)
+    if info is not None and "synsets" in info and "label_base" in info:
+        max_label, min_label, source = label_range_from_info(data_dir, info)
+    else:
+        max_label, min_label, source = label_range_from_records(data_dir)
+    if max_label is None:
+        return
+
+    if min_label < 0:
+        raise LabelRangeError(
+            "Label %d in %s is negative, but labels must be in [0, --num_classes). The "
+            "record has no valid image/class/label, so convert the dataset again."
+            % (min_label, source))
+    if max_label >= num_classes:
+        raise LabelRangeError(
+            "Label %d in %s is outside [0, %d) for --num_classes=%d. Set --num_classes=%d "
+            "(the max label + 1) or convert the dataset again."
+            % (max_label, source, num_classes, num_classes, max_label + 1))

@@ -1,0 +1,137 @@
+"""Inception image preprocessing for training and evaluation.
+
+Training takes a random crop that `tf.image.sample_distorted_bounding_box` picks around the
+record's bounding boxes, flips it left-right at random and resizes it. Evaluation takes the
+central 87.5 % of the image and resizes it. Both return float32 images scaled to [-1, 1], the
+input range of Inception models.
+
+Both decode with the fused `tf.image.decode_and_crop_jpeg`, which decodes only the crop, so the
+encoded image must be a JPEG. The project's converter (`data.build_imagenet_tfrecord`) stores
+every image as RGB JPEG. A record that contains another format fails with InvalidArgumentError.
+"""
+
+import tensorflow as tf
+
+# Parameters of the Inception training crop, as in TensorFlow's reference ImageNet input
+# pipelines: the crop covers 5-100 % of the image area, has an aspect ratio of 3/4 to 4/3
+# and contains at least 10 % of one bounding box. After 100 failed attempts the sampler
+# returns the whole image.
+MIN_OBJECT_COVERED = 0.1
+ASPECT_RATIO_RANGE = (0.75, 1.33)
+AREA_RANGE = (0.05, 1.0)
+MAX_ATTEMPTS = 100
+
+# Fraction of the height and width that the evaluation crop keeps.
+DEFAULT_EVAL_CROP_FRACTION = 0.875
+
+# A box that covers the whole image, as [ymin, xmin, ymax, xmax] in [1, 1, 4] layout.
+WHOLE_IMAGE_BOX = (((0.0, 0.0, 1.0, 1.0),),)
+
+
+def scale_to_unit_range(image):
+    """Map pixel values in [0, 255] to float32 in [-1, 1]."""
+    return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+
+def random_seed_pair():
+    """Draw a seed for the stateless random ops from the stateful, unseeded generator."""
+    return tf.random.uniform([2], minval=0, maxval=tf.int64.max, dtype=tf.int64)
+
+
+def split_train_seed(seed):
+    """Return (crop seed, flip seed), two independent stateless seeds made from `seed`."""
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    return crop_seed, flip_seed
+
+
+def boxes_or_whole_image(bboxes):
+    """Return `bboxes` ([1, n, 4]), or the whole-image box when the record has no box (n = 0).
+
+    Coordinates are clipped to [0, 1] because `sample_distorted_bounding_box` rejects
+    boxes outside the image.
+    """
+    bboxes = tf.clip_by_value(tf.cast(bboxes, tf.float32), 0.0, 1.0)
+    whole_image = tf.constant(WHOLE_IMAGE_BOX, dtype=tf.float32)
+    return tf.cond(tf.shape(bboxes)[1] > 0, lambda: bboxes, lambda: whole_image)
+
+
+def distorted_crop_window(image_shape, bboxes, seed):
+    """Return the training crop window [offset_y, offset_x, height, width] as int32.
+
+    image_shape: [height, width, channels] of the encoded image.
+    bboxes: float [1, n, 4] boxes as normalized [ymin, xmin, ymax, xmax], where n may be 0.
+    seed: int32 or int64 tensor of shape [2] for the stateless sampler.
+    """
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        image_shape,
+        bounding_boxes=boxes_or_whole_image(bboxes),
+        seed=seed,
+        min_object_covered=MIN_OBJECT_COVERED,
+        aspect_ratio_range=ASPECT_RATIO_RANGE,
+        area_range=AREA_RANGE,
+        max_attempts=MAX_ATTEMPTS,
+        use_image_if_no_bounding_boxes=True)
+
+    # `begin` and `size` are [y, x, channel], with channel entries 0 and -1.
+    return tf.stack([begin[0], begin[1], size[0], size[1]])
+
+
+def central_crop_window(image_shape, crop_fraction):
+    """Return the centered crop window [offset_y, offset_x, height, width] as int32.
+
+    The offsets are floor((side - side * crop_fraction) / 2) and the crop keeps
+    side - 2 * offset pixels, so the crop is the one `tf.image.central_crop` takes.
+    """
+    sides = tf.cast(image_shape[:2], tf.float64)
+    offsets = tf.cast((sides - sides * crop_fraction) / 2.0, tf.int32)
+    sizes = tf.cast(image_shape[:2], tf.int32) - 2 * offsets
+    return tf.stack([offsets[0], offsets[1], sizes[0], sizes[1]])
+
+
+def resize_and_scale(image, image_size):
+    """Resize `image` to image_size x image_size with bilinear filtering and scale it to [-1, 1].
+
+    Bilinear values are convex combinations of the input pixels, so they stay in [0, 255].
+    """
+    image = tf.image.resize(image, [image_size, image_size], method="bilinear")
+    image = scale_to_unit_range(image)
+    image.set_shape([image_size, image_size, 3])
+    return image
+
+
+def preprocess_for_train(image_buffer, bboxes, image_size, seed=None):
+    """Decode a random Inception crop of a JPEG, flip it at random, resize and scale it.
+
+    image_buffer: scalar string tensor with the JPEG bytes.
+    bboxes: float [1, n, 4] boxes as normalized [ymin, xmin, ymax, xmax]. With n = 0 the
+        crop is sampled around the whole image.
+    seed: int tensor of shape [2]. The same seed gives the same crop and flip. None draws one
+        from the global random generator.
+    Returns a float32 tensor [image_size, image_size, 3] in [-1, 1].
+    """
+    if seed is None:
+        seed = random_seed_pair()
+    crop_seed, flip_seed = split_train_seed(seed)
+
+    image_shape = tf.image.extract_jpeg_shape(image_buffer)
+    crop_window = distorted_crop_window(image_shape, bboxes, crop_seed)
+    image = tf.image.decode_and_crop_jpeg(image_buffer, crop_window, channels=3)
+
+    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    return resize_and_scale(image, image_size)
+
+
+def preprocess_for_eval(image_buffer, image_size, eval_crop_fraction=DEFAULT_EVAL_CROP_FRACTION):
+    """Decode the central `eval_crop_fraction` of a JPEG's height and width, resize and scale it.
+
+    Returns a float32 tensor [image_size, image_size, 3] in [-1, 1].
+    Raises ValueError when eval_crop_fraction is not in (0, 1].
+    """
+    if not 0.0 < eval_crop_fraction <= 1.0:
+        raise ValueError(
+            "eval_crop_fraction must be in (0, 1], got %r." % (eval_crop_fraction,))
+
+    image_shape = tf.image.extract_jpeg_shape(image_buffer)
+    crop_window = central_crop_window(image_shape, eval_crop_fraction)
+    image = tf.image.decode_and_crop_jpeg(image_buffer, crop_window, channels=3)
+    return resize_and_scale(image, image_size)
