@@ -1,0 +1,216 @@
+"""Command-line flags, with tf_cnn_benchmarks' names and meanings where it has the flag.
+
+Defaults follow the InceptionV3 training recipe (RMSProp, label smoothing, auxiliary loss),
+not tf_cnn_benchmarks' benchmark defaults; the README lists each difference.
+"""
+
+from absl import flags
+
+from models import inception_v3
+
+FLAGS = flags.FLAGS
+
+SUPPORTED_MODELS = ("inception3", "inception_v3")
+SUPPORTED_OPTIMIZERS = ("rmsprop", "momentum", "sgd", "adam")
+SUPPORTED_DATA_NAMES = ("imagenet",)
+
+# Input.
+flags.DEFINE_string("data_name", None,
+                    "Dataset name. Only 'imagenet' (the standard ImageNet TFRecord layout) is "
+                    "supported; default: imagenet.")
+flags.DEFINE_string("data_dir", None,
+                    "Folder of ImageNet TFRecord shards (train-*-of-*, validation-*-of-*). "
+                    "Without it the run trains on synthetic data.")
+flags.DEFINE_integer("image_size", inception_v3.DEFAULT_IMAGE_SIZE,
+                     "Height and width of the model input, in pixels (at least 75).")
+flags.DEFINE_integer("num_classes", None,
+                     "Number of logits. Default: from the converter's dataset_info.json in "
+                     "--data_dir, else 1001 (1000 ImageNet synsets plus background).")
+flags.DEFINE_boolean("datasets_use_caching", False,
+                     "Cache the serialized records in memory after the first epoch.")
+
+# Model.
+flags.DEFINE_string("model", "inception3", "Model name: inception3 (alias inception_v3).")
+flags.DEFINE_string("data_format", None,
+                    "Layout of the model's activations: NCHW or NHWC. Default: NCHW when a GPU "
+                    "is visible, else NHWC (TensorFlow's CPU kernels need NHWC).")
+flags.DEFINE_boolean("aux_logits", True, "Train with InceptionV3's auxiliary classifier.")
+flags.DEFINE_float("batchnorm_decay", inception_v3.DEFAULT_BATCHNORM_DECAY,
+                   "Decay of the batch-norm moving averages (TF-Slim's 0.9997). Runs of a few "
+                   "thousand steps need a smaller value, such as 0.9, or the moving averages "
+                   "used at evaluation stay close to their initial values.")
+flags.DEFINE_float("batchnorm_epsilon", inception_v3.DEFAULT_BATCHNORM_EPSILON,
+                   "Batch-norm epsilon (TF-Slim's 0.001).")
+
+# Run length and output.
+flags.DEFINE_integer("batch_size", 32, "Images per device per step.", lower_bound=1)
+flags.DEFINE_integer("num_gpus", 1, "Number of GPUs to train on (1 in this runner).",
+                     lower_bound=1)
+flags.DEFINE_integer("num_batches", None,
+                     "Training steps to run in total, counting steps of earlier runs that a "
+                     "checkpoint in --train_dir holds. Default: 100 unless --num_epochs is set.")
+flags.DEFINE_float("num_epochs", None,
+                   "Training epochs to run in total; converted to steps with the number of "
+                   "training images.")
+flags.DEFINE_integer("num_warmup_batches", 10,
+                     "Steps left out of the throughput figures (graph tracing and memory "
+                     "allocation make the first steps slow).", lower_bound=0)
+flags.DEFINE_integer("display_every", 10, "Print and log one line every this many steps.",
+                     lower_bound=1)
+flags.DEFINE_string("train_dir", None,
+                    "Folder of checkpoints. A run resumes from the latest checkpoint in it. "
+                    "Without it nothing is saved.")
+flags.DEFINE_integer("save_model_steps", None,
+                     "Save a checkpoint every this many steps; checkpoints are always saved at "
+                     "the end of training and at each evaluation.", lower_bound=1)
+flags.DEFINE_integer("max_ckpts_to_keep", 5, "Number of recent checkpoints kept.", lower_bound=1)
+flags.DEFINE_string("dllogger_log", None,
+                    "Path of the dllogger JSON log. Default: dllogger.json in --train_dir; "
+                    "no log without --train_dir.")
+flags.DEFINE_integer("tf_random_seed", 1234, "Seed of weight initialization and data order.")
+
+# Evaluation.
+flags.DEFINE_boolean("eval", False,
+                     "Evaluate the latest checkpoint in --train_dir on the validation shards "
+                     "instead of training.")
+flags.DEFINE_float("eval_during_training_every_n_epochs", None,
+                   "Evaluate on the validation shards every this many epochs while training.")
+flags.DEFINE_float("num_eval_epochs", 1.0,
+                   "Fraction of the validation set to score: values of 1 or more score every "
+                   "validation image once (more passes would repeat the same numbers).")
+flags.DEFINE_float("stop_at_top_1_accuracy", None,
+                   "Stop training once an evaluation reaches this top-1 accuracy (0 to 1). "
+                   "Needs --eval_during_training_every_n_epochs.")
+
+# Optimizer and loss.
+flags.DEFINE_string("optimizer", "rmsprop", "Optimizer: rmsprop, momentum, sgd or adam.")
+flags.DEFINE_float("init_learning_rate", None,
+                   "Learning rate at step 0. Default: 0.045 for a global batch of 1600 images "
+                   "(the paper's 50 replicas x 32), scaled linearly to the actual global batch.")
+flags.DEFINE_float("num_epochs_per_decay", 2.0,
+                   "Epochs between learning-rate decays (staircase).")
+flags.DEFINE_float("learning_rate_decay_factor", 0.94,
+                   "Factor applied to the learning rate at each decay.")
+flags.DEFINE_float("minimum_learning_rate", 0.0, "Floor of the decayed learning rate.")
+flags.DEFINE_float("momentum", 0.9, "Momentum of the momentum optimizer.")
+flags.DEFINE_float("rmsprop_decay", 0.9, "Decay of RMSProp's mean square.")
+flags.DEFINE_float("rmsprop_momentum", 0.9, "Momentum of RMSProp.")
+flags.DEFINE_float("rmsprop_epsilon", 1.0,
+                   "RMSProp's epsilon, added inside the square root (TensorFlow 1's update). "
+                   "The paper's value is 1.0.")
+flags.DEFINE_float("adam_beta1", 0.9, "Adam's beta1.")
+flags.DEFINE_float("adam_beta2", 0.999, "Adam's beta2.")
+flags.DEFINE_float("adam_epsilon", 1e-8, "Adam's epsilon.")
+flags.DEFINE_float("weight_decay", 4e-5,
+                   "L2 factor: the loss adds weight_decay * sum(tf.nn.l2_loss(kernel)) over "
+                   "convolution and dense kernels (TF-Slim's 4e-5).")
+flags.DEFINE_float("gradient_clip", 2.0,
+                   "Clip gradients to this global norm (the paper's 2.0); 0 turns clipping off.")
+flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the cross entropy (paper: 0.1).")
+flags.DEFINE_float("aux_loss_weight", 0.4,
+                   "Weight of the auxiliary classifier's cross entropy in the loss.")
+
+# Threads.
+flags.DEFINE_integer("num_intra_threads", None,
+                     "Threads inside one op; 0 or unset lets TensorFlow choose.")
+flags.DEFINE_integer("num_inter_threads", None,
+                     "Ops run in parallel; 0 or unset lets TensorFlow choose.")
+
+
+def validate_flags(flag_values):
+    """Return a list of messages, one for each invalid flag or invalid combination.
+
+    The runner reports them together at start-up, so a user fixes a command line in one go.
+    """
+    errors = []
+    if flag_values.model not in SUPPORTED_MODELS:
+        errors.append("--model=%s is not supported; use --model=inception3."
+                      % flag_values.model)
+    if flag_values.optimizer not in SUPPORTED_OPTIMIZERS:
+        errors.append("--optimizer=%s is not supported; use one of %s."
+                      % (flag_values.optimizer, ", ".join(SUPPORTED_OPTIMIZERS)))
+    if flag_values.data_name is not None and flag_values.data_name not in SUPPORTED_DATA_NAMES:
+        errors.append("--data_name=%s is not supported; use --data_name=imagenet."
+                      % flag_values.data_name)
+    if flag_values.data_format is not None and flag_values.data_format not in ("NCHW", "NHWC"):
+        errors.append("--data_format=%s is invalid; use NCHW or NHWC." % flag_values.data_format)
+    if flag_values.image_size < inception_v3.MIN_IMAGE_SIZE:
+        errors.append("--image_size=%d is too small: InceptionV3 needs at least %d. Use "
+                      "--image_size=%d or larger." % (flag_values.image_size,
+                                                      inception_v3.MIN_IMAGE_SIZE,
+                                                      inception_v3.MIN_IMAGE_SIZE))
+    if flag_values.num_classes is not None and flag_values.num_classes < 2:
+        errors.append("--num_classes=%d is invalid; a classifier needs at least 2."
+                      % flag_values.num_classes)
+    if flag_values.num_gpus > 1:
+        errors.append("--num_gpus=%d: this runner trains on one device. Use "
+                      "run_train_inceptionV3_multigpu_imagenet.sh for several GPUs."
+                      % flag_values.num_gpus)
+
+    errors.extend(_validate_run_length(flag_values))
+    errors.extend(_validate_evaluation(flag_values))
+    errors.extend(_validate_ranges(flag_values))
+    return errors
+
+
+def _validate_run_length(flag_values):
+    errors = []
+    if flag_values.num_batches is not None and flag_values.num_epochs is not None:
+        errors.append("--num_batches=%d and --num_epochs=%g both set the run length; "
+                      "give only one." % (flag_values.num_batches, flag_values.num_epochs))
+    if flag_values.num_batches is not None and flag_values.num_batches < 1:
+        errors.append("--num_batches=%d is invalid; use 1 or more." % flag_values.num_batches)
+    if flag_values.num_epochs is not None and flag_values.num_epochs <= 0:
+        errors.append("--num_epochs=%g is invalid; use a positive number."
+                      % flag_values.num_epochs)
+    return errors
+
+
+def _validate_evaluation(flag_values):
+    errors = []
+    every_n_epochs = flag_values.eval_during_training_every_n_epochs
+    if every_n_epochs is not None and every_n_epochs <= 0:
+        errors.append("--eval_during_training_every_n_epochs=%g is invalid; use a positive "
+                      "number of epochs." % every_n_epochs)
+    if every_n_epochs is not None and flag_values.data_dir is None:
+        errors.append("--eval_during_training_every_n_epochs needs --data_dir with validation "
+                      "shards; synthetic data has no validation set.")
+    if flag_values.eval and flag_values.train_dir is None:
+        errors.append("--eval needs --train_dir, the folder of the checkpoints to evaluate.")
+    if flag_values.eval and flag_values.data_dir is None:
+        errors.append("--eval needs --data_dir with validation shards.")
+
+    target = flag_values.stop_at_top_1_accuracy
+    if target is not None and not 0.0 < target <= 1.0:
+        errors.append("--stop_at_top_1_accuracy=%g is invalid; give a fraction in (0, 1], "
+                      "such as 0.78." % target)
+    if target is not None and every_n_epochs is None:
+        errors.append("--stop_at_top_1_accuracy needs periodic evaluation: add "
+                      "--eval_during_training_every_n_epochs.")
+    if flag_values.num_eval_epochs <= 0:
+        errors.append("--num_eval_epochs=%g is invalid; use a positive number."
+                      % flag_values.num_eval_epochs)
+    return errors
+
+
+def _validate_ranges(flag_values):
+    errors = []
+    if flag_values.init_learning_rate is not None and flag_values.init_learning_rate <= 0:
+        errors.append("--init_learning_rate=%g is invalid; use a positive number."
+                      % flag_values.init_learning_rate)
+    if not 0.0 <= flag_values.label_smoothing < 1.0:
+        errors.append("--label_smoothing=%g is invalid; use a value in [0, 1)."
+                      % flag_values.label_smoothing)
+    if not 0.0 < flag_values.batchnorm_decay < 1.0:
+        errors.append("--batchnorm_decay=%g is invalid; use a value in (0, 1), such as 0.9997."
+                      % flag_values.batchnorm_decay)
+    if flag_values.weight_decay < 0:
+        errors.append("--weight_decay=%g is invalid; use 0 or a positive number."
+                      % flag_values.weight_decay)
+    if flag_values.gradient_clip < 0:
+        errors.append("--gradient_clip=%g is invalid; use 0 (off) or a positive global norm."
+                      % flag_values.gradient_clip)
+    if flag_values.num_epochs_per_decay <= 0:
+        errors.append("--num_epochs_per_decay=%g is invalid; use a positive number."
+                      % flag_values.num_epochs_per_decay)
+    return errors

@@ -1,0 +1,39 @@
+"""Device discovery, data layout and thread settings."""
+
+import tensorflow as tf
+
+
+def visible_gpus():
+    return tf.config.list_physical_devices("GPU")
+
+
+def resolve_data_format(requested, gpus):
+    """Return ('channels_first' or 'channels_last', note or None) for the --data_format flag.
+
+    TensorFlow's CPU kernels do not implement every op in NCHW (max pooling and fused batch
+    norm among them), so NCHW falls back to NHWC without a GPU.
+    """
+    if requested is None:
+        return ("channels_first" if gpus else "channels_last"), None
+    if requested == "NCHW" and not gpus:
+        return "channels_last", ("--data_format=NCHW needs a GPU; no GPU is visible, so this "
+                                 "run uses NHWC.")
+    return ("channels_first" if requested == "NCHW" else "channels_last"), None
+
+
+def configure_threads(num_intra_threads, num_inter_threads):
+    """Apply the thread flags; must run before TensorFlow executes its first op."""
+    if num_intra_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(num_intra_threads)
+    if num_inter_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(num_inter_threads)
+
+
+def device_description(gpus):
+    if not gpus:
+        return "CPU (no GPU visible)"
+    names = []
+    for gpu in gpus:
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(details.get("device_name", gpu.name))
+    return "%d GPU(s): %s" % (len(gpus), ", ".join(names))

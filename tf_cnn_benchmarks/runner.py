@@ -1,0 +1,182 @@
+"""The runner: validates flags, builds the input and the model, then trains or evaluates."""
+
+import os
+import subprocess
+import sys
+
+import tensorflow as tf
+
+from data import dataset_info
+from data import imagenet_tfrecord
+from models import inception_v3
+from models import model_stats
+from tf_cnn_benchmarks import checkpoints
+from tf_cnn_benchmarks import dllogger_log
+from tf_cnn_benchmarks import flags
+from tf_cnn_benchmarks import hardware
+from tf_cnn_benchmarks import training_loop
+
+FLAGS = flags.FLAGS
+
+# Logits of the standard ImageNet TFRecord labels: 1000 synsets plus background at 0.
+IMAGENET_NUM_CLASSES = 1001
+
+DLLOGGER_FILENAME = "dllogger.json"
+
+# Errors caused by input the user can fix: printed as one line, without a traceback.
+USER_ERRORS = (imagenet_tfrecord.DataDirError, imagenet_tfrecord.LabelRangeError,
+               checkpoints.CheckpointError, training_loop.NonFiniteLossError, ValueError)
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def resolve_num_classes(flag_values, info):
+    """Return the number of logits: the flag, else the converter's JSON, else 1001."""
+    if flag_values.num_classes is not None:
+        return flag_values.num_classes
+    if info is not None:
+        return dataset_info.num_classes_from_info(info)
+    return IMAGENET_NUM_CLASSES
+
+
+def dllogger_path(flag_values):
+    if flag_values.dllogger_log:
+        return flag_values.dllogger_log
+    if flag_values.train_dir:
+        return os.path.join(flag_values.train_dir, DLLOGGER_FILENAME)
+    return None
+
+
+def git_commit():
+    """Return the commit of this checkout, or None outside a git checkout."""
+    repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root, check=True,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def runner_flag_values(flag_values):
+    """Return {name: value} of the flags this runner defines (not absl's own)."""
+    module_flags = flag_values.get_key_flags_for_module(sys.modules[flags.__name__])
+    return {flag.name: flag.value for flag in module_flags}
+
+
+def build_model(flag_values, num_classes, data_format):
+    model = inception_v3.inception_v3(
+        num_classes, aux_logits=flag_values.aux_logits, image_size=flag_values.image_size,
+        data_format=data_format, batchnorm_decay=flag_values.batchnorm_decay,
+        batchnorm_epsilon=flag_values.batchnorm_epsilon)
+
+    trainable, non_trainable = model_stats.count_parameters(model)
+    multiply_adds = model_stats.count_multiply_adds(model)
+    log("Model:       InceptionV3, %d classes, %dx%d input, %s, auxiliary head %s"
+        % (num_classes, flag_values.image_size, flag_values.image_size,
+           "NCHW" if data_format == "channels_first" else "NHWC",
+           "on" if flag_values.aux_logits else "off"))
+    log("Parameters:  %s trainable + %s batch-norm moving statistics = %s"
+        % (format(trainable, ","), format(non_trainable, ","),
+           format(trainable + non_trainable, ",")))
+    log("Multiply-adds per image: %.2f G" % (multiply_adds / 1e9))
+    return model
+
+
+def check_data_dir(flag_values, num_classes):
+    """Validate the shard folder and the label range before any model is built."""
+    imagenet_tfrecord.find_shards(flag_values.data_dir, "train")
+    imagenet_tfrecord.check_label_range(flag_values.data_dir, num_classes)
+
+
+def run_evaluation(flag_values, model, logger):
+    """Evaluate the latest checkpoint in --train_dir (the --eval mode)."""
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    checkpoint = checkpoints.create_checkpoint(global_step, model)
+    manager = checkpoints.create_manager(checkpoint, flag_values.train_dir,
+                                         flag_values.max_ckpts_to_keep)
+    path = checkpoints.restore_latest(checkpoint, manager, partial=True)
+    if path is None:
+        raise ValueError("--train_dir=%s contains no checkpoint to evaluate. Train first, or "
+                         "point --train_dir at the folder of a training run."
+                         % flag_values.train_dir)
+    log("Evaluating %s (step %d)" % (path, int(global_step)))
+
+    results = training_loop.evaluate_validation_set(flag_values, model)
+    training_loop.report_evaluation(results, int(global_step), logger, epoch=None)
+    logger.log_step((), {"eval.top_1_accuracy": results["top_1_accuracy"],
+                         "eval.top_5_accuracy": results["top_5_accuracy"],
+                         "eval.num_images": results["num_images"],
+                         "global_step": int(global_step)})
+
+
+def log_run_metadata(logger, flag_values, num_classes, data_format, gpus):
+    logger.log_parameters(runner_flag_values(flag_values))
+    logger.log_parameters({
+        "tensorflow_version": tf.__version__,
+        "devices": hardware.device_description(gpus),
+        "world_size": 1,
+        "global_batch_size": flag_values.batch_size,
+        "num_classes": num_classes,
+        "data_format": "NCHW" if data_format == "channels_first" else "NHWC",
+        "git_commit": git_commit(),
+    })
+    for metric, unit in (("train.images_per_sec", "images/s"), ("train.total_loss", None),
+                         ("train.learning_rate", None), ("eval.top_1_accuracy", "fraction"),
+                         ("eval.top_5_accuracy", "fraction"), ("train.time", "s")):
+        logger.log_metadata(metric, unit=unit)
+
+
+def run(flag_values):
+    gpus = hardware.visible_gpus()
+    data_format, note = hardware.resolve_data_format(flag_values.data_format, gpus)
+    if note:
+        log(note)
+
+    info = None
+    if flag_values.data_dir is not None:
+        imagenet_tfrecord.find_shards(flag_values.data_dir, "train")
+        info = dataset_info.read_dataset_info(flag_values.data_dir)
+    num_classes = resolve_num_classes(flag_values, info)
+    if flag_values.data_dir is not None:
+        check_data_dir(flag_values, num_classes)
+
+    log("TensorFlow:  %s" % tf.__version__)
+    log("Device:      %s" % hardware.device_description(gpus))
+    log("Data:        %s" % (flag_values.data_dir or "synthetic"))
+    tf.random.set_seed(flag_values.tf_random_seed)
+    model = build_model(flag_values, num_classes, data_format)
+
+    logger = dllogger_log.DlloggerLog(dllogger_path(flag_values))
+    try:
+        log_run_metadata(logger, flag_values, num_classes, data_format, gpus)
+        if flag_values.eval:
+            run_evaluation(flag_values, model, logger)
+        else:
+            training_loop.train(flag_values, model, num_classes, logger)
+    finally:
+        logger.close()
+
+    if logger.path:
+        log("dllogger log: %s" % logger.path)
+
+
+def main(argv):
+    if len(argv) > 1:
+        sys.exit("error: unexpected argument(s) %s; every setting is a --flag=value."
+                 % " ".join(argv[1:]))
+
+    errors = flags.validate_flags(FLAGS)
+    if errors:
+        for error in errors:
+            print("error: %s" % error, file=sys.stderr)
+        sys.exit(2)
+
+    hardware.configure_threads(FLAGS.num_intra_threads, FLAGS.num_inter_threads)
+    try:
+        run(FLAGS)
+    except USER_ERRORS as error:
+        sys.exit("error: %s" % error)
+
