@@ -8,20 +8,23 @@
 #   DATA_DIR    folder of train-*-of-* / validation-*-of-* shards (default ./imagenet_tfrecord)
 #   TRAIN_DIR   checkpoint folder; a rerun resumes from it (default ./train_dir/inceptionV3)
 #   FRESH=1     start over: the old TRAIN_DIR is moved aside to TRAIN_DIR.old-<timestamp>
-#   PYTHON      interpreter (default .venv/bin/python when present, else python3)
+#   PYTHON      interpreter (default: the repository's .venv/bin/python, else python3)
+#   LOG_DIR     folder of the output copies (default logs/inceptionV3)
 # Arguments: --epoch N or --epoch=N becomes --num_epochs=N; every other argument is passed to
 # `python -m tf_cnn_benchmarks` after the defaults below, so it overrides them.
-# A copy of the output goes to logs/inceptionV3/<timestamp>_<epochs>_<batch>_<optimizer>.log,
+# A copy of the output goes to $LOG_DIR/<timestamp>_<epochs>_<batch>_<optimizer>.log,
 # and the script exits with the training process's status.
+# Relative paths are taken from the folder the script is started in.
 set -uo pipefail
 
-cd "$(dirname "$0")"
+repo=$(cd "$(dirname "$0")" && pwd)
+export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 
 BATCH_SIZE=${BATCH_SIZE:-32}
 DATA_DIR=${DATA_DIR:-./imagenet_tfrecord}
 TRAIN_DIR=${TRAIN_DIR:-./train_dir/inceptionV3}
 if [ -z "${PYTHON:-}" ]; then
-    if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+    if [ -x "$repo/.venv/bin/python" ]; then PYTHON=$repo/.venv/bin/python; else PYTHON=python3; fi
 fi
 
 epochs=""
@@ -64,7 +67,7 @@ if [ "${FRESH:-0}" = "1" ] && [ -d "$TRAIN_DIR" ]; then
 fi
 
 timestamp=$(date +%Y%m%d_%H%M%S)
-log_dir=logs/inceptionV3
+log_dir=${LOG_DIR:-logs/inceptionV3}
 mkdir -p "$log_dir"
 log_file="$log_dir/${timestamp}_${epochs:-default}_${BATCH_SIZE}_${optimizer}.log"
 

@@ -28,3 +28,14 @@ def shared_imagenet_dir():
     if not os.path.isdir(SHARED_IMAGENET_DIR):
         pytest.skip("the shared ImageNet label files are not at %s" % SHARED_IMAGENET_DIR)
     return SHARED_IMAGENET_DIR
+
+
+@pytest.fixture(scope="session")
+def demo_shards(demo_imagenet_dir, tmp_path_factory):
+    """TFRecord shards of the demo folder: 80 train images in 4 shards, 20 validation in 2."""
+    from data import build_imagenet_tfrecord
+
+    output_dir = str(tmp_path_factory.mktemp("demo_shards"))
+    build_imagenet_tfrecord.convert(demo_imagenet_dir, output_dir, train_shards=4,
+                                    validation_shards=2)
+    return output_dir
