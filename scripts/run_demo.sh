@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: build a small ImageNet-layout folder from the real
-# photos that scikit-image ships, convert it to TFRecord shards, train a few steps with the
-# one-GPU script, evaluate, and print where the checkpoint and the log are.
+# The main job on the embedded default. It builds a small ImageNet-layout folder from the real
+# photos that scikit-image ships and converts it to TFRecord shards. Then it trains a few steps
+# with the one-GPU script, evaluates, and prints where the checkpoint and the log are.
 #
 #   bash scripts/run_demo.sh
 #

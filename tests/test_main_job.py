@@ -1,6 +1,6 @@
 """The main job end to end on real photos: shards -> two training steps with the one-GPU
-script -> evaluation -> checkpoint -> a resumed run -> the dllogger file. Also the runner's
-answers to bad input."""
+script -> evaluation -> checkpoint -> a resumed run -> the dllogger file. Also the errors that
+the runner gives for bad input."""
 
 import glob
 import json
