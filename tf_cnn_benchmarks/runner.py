@@ -1,5 +1,6 @@
 """The runner: validates flags, builds the input and the model, then trains or evaluates."""
 
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,9 @@ FLAGS = flags.FLAGS
 IMAGENET_NUM_CLASSES = 1001
 
 DLLOGGER_FILENAME = "dllogger.json"
+
+# Written into --train_dir so that export and prediction rebuild the same model.
+MODEL_CONFIG_FILENAME = "model_config.json"
 
 # Errors caused by input the user can fix: printed as one line, without a traceback.
 USER_ERRORS = (imagenet_tfrecord.DataDirError, imagenet_tfrecord.LabelRangeError,
@@ -83,6 +87,35 @@ def build_model(flag_values, num_classes, data_format):
            format(trainable + non_trainable, ",")))
     log("Multiply-adds per image: %.2f G" % (multiply_adds / 1e9))
     return model
+
+
+def write_model_config(flag_values, num_classes):
+    """Write the model settings of this run into --train_dir as JSON."""
+    config = {
+        "model": "inception3",
+        "num_classes": num_classes,
+        "image_size": flag_values.image_size,
+        "aux_logits": flag_values.aux_logits,
+        "batchnorm_decay": flag_values.batchnorm_decay,
+        "batchnorm_epsilon": flag_values.batchnorm_epsilon,
+        "data_dir": os.path.abspath(flag_values.data_dir) if flag_values.data_dir else None,
+    }
+    os.makedirs(flag_values.train_dir, exist_ok=True)
+    path = os.path.join(flag_values.train_dir, MODEL_CONFIG_FILENAME)
+    temporary_path = path + ".tmp-%d" % os.getpid()
+    with open(temporary_path, "w", encoding="utf-8") as config_file:
+        json.dump(config, config_file, indent=2, sort_keys=True)
+        config_file.write("\n")
+    os.replace(temporary_path, path)
+
+
+def read_model_config(train_dir):
+    """Return the model settings a training run wrote into `train_dir`, or None."""
+    path = os.path.join(train_dir, MODEL_CONFIG_FILENAME)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as config_file:
+        return json.load(config_file)
 
 
 def check_data_dir(flag_values, num_classes):
@@ -155,6 +188,8 @@ def run(flag_values):
         if flag_values.eval:
             run_evaluation(flag_values, model, logger)
         else:
+            if flag_values.train_dir:
+                write_model_config(flag_values, num_classes)
             training_loop.train(flag_values, model, num_classes, logger)
     finally:
         logger.close()
