@@ -136,7 +136,8 @@ def worker_records(paths, num_shards, shard_index, shuffle_files, seed):
 
 
 def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index=0, seed=None,
-                     use_caching=False, shuffle_buffer_size=DEFAULT_SHUFFLE_BUFFER_SIZE):
+                     use_caching=False, shuffle_buffer_size=DEFAULT_SHUFFLE_BUFFER_SIZE,
+                     skip_batches=0):
     """Return an endless, shuffled dataset of (images, labels) batches of the training shards.
 
     images: float32 [batch_size, image_size, image_size, 3] in [-1, 1], with the Inception
@@ -144,7 +145,9 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     Worker shard_index of num_shards reads its own part of the records. With a seed, worker
     k shuffles and crops with seed + k, so a rerun gives the same batches. Without one every
     run differs. use_caching keeps the worker's serialized records in memory after the
-    first pass, which needs memory for its share of the training set.
+    first pass, which needs memory for its share of the training set. skip_batches drops
+    the first batches without decoding them, so that with the same seed a resumed run
+    continues the batch sequence of the interrupted one.
     Raises DataDirError when data_dir has no training shards.
     """
     check_worker(num_shards, shard_index)
@@ -163,6 +166,11 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     # One random int64 per record, from which the record's crop and flip seeds are made.
     element_seeds = tf.data.Dataset.random(seed=worker_seed)
     records = tf.data.Dataset.zip((records, element_seeds))
+
+    # A resumed run skips the batches it already trained on before they are decoded: only
+    # the serialized records are read again.
+    if skip_batches:
+        records = records.skip(skip_batches * batch_size)
 
     def preprocess(serialized, element_seed):
         image_buffer, label, bboxes = parse_train_record(serialized)
