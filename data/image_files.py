@@ -4,7 +4,9 @@ The folder contains `train/<synset>/*.JPEG` and optionally `val/<synset>/*.JPEG`
 are the sorted names of the folders under `train/`. A `train_list.txt` or `val_list.txt`
 beside them (the PaddleClas layout) replaces the folder listing of its split: each line is
 `relative/path label`, with the path relative to the input folder and the label either a
-0-based index in sorted synset order or a synset id.
+0-based index in synset order or a synset id. A synsets file (one synset id per line, such
+as the ILSVRC synset list) replaces the sorted folder names as the synset order. The Kaggle
+layout is read by data/kaggle_layout.py.
 
 Every function here only reads, and every problem is raised as InvalidInputError before the
 converter writes anything.
@@ -63,12 +65,13 @@ def is_image_filename(filename):
     return os.path.splitext(filename)[1].lower() in IMAGE_EXTENSIONS
 
 
-def find_synsets(train_dir):
+def find_synset_folders(train_dir):
     """Return the sorted names of the class folders in `train_dir`."""
     if not os.path.isdir(train_dir):
         raise InvalidInputError(
             "%s not found. The input folder must contain train/<synset>/ folders of images "
-            "(and optionally val/)." % train_dir)
+            "(and optionally val/), or be the Kaggle ImageNet folder with ILSVRC/Data/CLS-LOC/."
+            % train_dir)
 
     synsets = sorted(
         name for name in os.listdir(train_dir)
@@ -78,6 +81,58 @@ def find_synsets(train_dir):
             "%s contains no class folders. Put the images of each class in "
             "train/<synset>/, for example train/n01440764/." % train_dir)
     return synsets
+
+
+def read_synsets_file(path):
+    """Return ([synset], {synset: names}) from a file with one synset id first on each line.
+
+    Reads the ILSVRC synset list (`n01440764`) and Kaggle's LOC_synset_mapping.txt
+    (`n01440764 tench, Tinca tinca`); names are the text after the id, when there is any.
+    """
+    if not os.path.isfile(path):
+        raise InvalidInputError(
+            "synsets file %s not found. Pass a file with one synset id per line, such as "
+            "imagenet_lsvrc_2015_synsets.txt." % path)
+
+    synsets, names = [], {}
+    with open(path, encoding="utf-8") as synsets_file:
+        for line_number, line in enumerate(synsets_file, start=1):
+            fields = line.strip().split(None, 1)
+            if not fields:
+                continue
+            if fields[0] in names:
+                raise InvalidInputError(
+                    "%s line %d: synset %s is listed twice. Delete one of the lines."
+                    % (path, line_number, fields[0]))
+            synsets.append(fields[0])
+            names[fields[0]] = fields[1].strip() if len(fields) > 1 else fields[0]
+
+    if not synsets:
+        raise InvalidInputError("synsets file %s lists no synset." % path)
+    return synsets, names
+
+
+def order_synsets(folder_synsets, listed_synsets, list_path):
+    """Return `listed_synsets` after checking that it names every class folder.
+
+    Listed synsets without a folder keep their place, so that a subset of ImageNet keeps
+    the labels of the full list.
+    """
+    unknown = sorted(set(folder_synsets) - set(listed_synsets))
+    if unknown:
+        raise InvalidInputError(
+            "%d class folders are not in the synsets file %s, such as %s. Add them to the "
+            "file or remove the folders." % (len(unknown), list_path, unknown[0]))
+    return list(listed_synsets)
+
+
+def find_synsets(train_dir, synsets_file=None):
+    """Return the synset order: the synsets file's when given, else the sorted folder names."""
+    folder_synsets = find_synset_folders(train_dir)
+    if synsets_file is None:
+        return folder_synsets
+    listed_synsets, _ = read_synsets_file(synsets_file)
+    return order_synsets(folder_synsets, listed_synsets, synsets_file)
 
 
 def list_image_files(folder):
@@ -117,19 +172,46 @@ def list_class_folders(split_dir, synsets, list_path):
 
 
 def describe_label_numbering(synsets):
-    return ("Use a 0-based index in sorted synset order (0..%d) or the synset id of a "
-            "train/ folder, such as %s." % (len(synsets) - 1, synsets[0]))
+    return ("Labels must be the 0-based index in synset order (0..%d, the sorted train/ "
+            "folder names or the order of --synsets_file) or a synset id such as %s. Other "
+            "numberings, such as the class ids of the ILSVRC devkit's validation ground "
+            "truth, which are not in sorted synset order, must be mapped to synset ids "
+            "first." % (len(synsets) - 1, synsets[0]))
 
 
-def parse_label(text, synsets, synset_indices, location):
-    """Return the 0-based synset index that a list file's label `text` names."""
+def synset_in_path(relative_path, synset_indices):
+    """Return the synset id that a folder or file-name prefix of the path names, or None.
+
+    ImageNet training files are `<synset>/<synset>_<number>.JPEG`, so their path tells
+    which synset an integer label must be.
+    """
+    parts = relative_path.replace("\\", "/").split("/")
+    candidates = parts[:-1] + [parts[-1].split("_", 1)[0]]
+    for part in reversed(candidates):
+        if SYNSET_ID_PATTERN.fullmatch(part) and part in synset_indices:
+            return part
+    return None
+
+
+def parse_label(text, synsets, synset_indices, location, relative_path=""):
+    """Return the 0-based synset index that a list file's label `text` names.
+
+    An integer label must fit the synsets and, when the path names a synset, point at it.
+    """
     if re.fullmatch(r"-?\d+", text):
         index = int(text)
-        if 0 <= index < len(synsets):
-            return index
-        raise InvalidInputError(
-            "%s: label %s is out of range for %d synsets. %s" % (
-                location, text, len(synsets), describe_label_numbering(synsets)))
+        if not 0 <= index < len(synsets):
+            raise InvalidInputError(
+                "%s: label %s is out of range for %d synsets. %s" % (
+                    location, text, len(synsets), describe_label_numbering(synsets)))
+
+        path_synset = synset_in_path(relative_path, synset_indices)
+        if path_synset is not None and path_synset != synsets[index]:
+            raise InvalidInputError(
+                "%s: label %d is synset %s, but the path names synset %s, so the list uses "
+                "another numbering. %s" % (location, index, synsets[index], path_synset,
+                                           describe_label_numbering(synsets)))
+        return index
 
     if text in synset_indices:
         return synset_indices[text]
@@ -168,7 +250,8 @@ def read_list_file(list_path, input_dir, synsets):
                     "%s: image %s not found. Fix the path (relative to %s) or delete the line."
                     % (location, path, input_dir))
 
-            synset_index = parse_label(label_text, synsets, synset_indices, location)
+            synset_index = parse_label(label_text, synsets, synset_indices, location,
+                                       relative_path)
             images.append(LabeledImage(path, synset_index))
     return images
 
@@ -226,7 +309,7 @@ def find_names(input_dir, synsets, metadata_file):
     return names, names_path
 
 
-def find_images(input_dir, metadata_file=None):
+def find_images(input_dir, metadata_file=None, synsets_file=None):
     """Return the ImageFolder of `input_dir`, or raise InvalidInputError naming the problem.
 
     The "validation" split is an empty list when there is neither `val/` nor `val_list.txt`.
@@ -236,7 +319,7 @@ def find_images(input_dir, metadata_file=None):
             "input folder %s not found. Pass --input_dir=<folder that contains train/>."
             % input_dir)
 
-    synsets = find_synsets(os.path.join(input_dir, TRAIN_DIRNAME))
+    synsets = find_synsets(os.path.join(input_dir, TRAIN_DIRNAME), synsets_file)
     names, names_file = find_names(input_dir, synsets, metadata_file)
     folder = ImageFolder(input_dir, synsets, names, names_file)
 

@@ -4,12 +4,16 @@ The input pipeline decodes `image/encoded` with tf.io.decode_jpeg and expects 3 
 so files whose content is not an RGB JPEG (PNG under a .JPEG name, grayscale or CMYK JPEG,
 images with alpha) are re-encoded. RGB JPEG files keep their original bytes, which avoids a
 second lossy compression.
+
+EXIF orientation is ignored, for training and validation alike: the stored pixels are the
+image, as tf.io.decode_jpeg and the standard ImageNet converter see them, and the record's
+height and width are those of the stored pixels. Pillow reads EXIF only on request, so a
+corrupt EXIF block neither stops nor skips an image. This module does not import
+TensorFlow, because the decode worker processes import it.
 """
 
 import io
 import struct
-import threading
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +34,6 @@ SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 # Image.MAX_IMAGE_PIXELS (about 179 million pixels).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error,
                  Image.DecompressionBombError)
-
-# Path of the image that the current thread decodes, read by DecodeWarningCounter.
-_decoding = threading.local()
-
 
 class UndecodableImageError(Exception):
     def __init__(self, path, reason):
@@ -92,7 +92,6 @@ def load_as_jpeg(path):
     Raises UndecodableImageError with the reason when the file is empty, unreadable or not
     a complete image.
     """
-    _decoding.path = path
     try:
         with open(path, "rb") as image_file:
             data = image_file.read()
@@ -101,52 +100,3 @@ def load_as_jpeg(path):
         return decode_to_jpeg(data)
     except DECODE_ERRORS as error:
         raise UndecodableImageError(path, "%s: %s" % (type(error).__name__, error)) from error
-    finally:
-        _decoding.path = None
-
-
-class DecodeWarningCounter:
-    """Context manager that counts the warnings raised inside load_as_jpeg instead of
-    printing them.
-
-    Pillow warns, for example, about corrupt EXIF data, and on a large dataset that would
-    print a line for each such image. Other warnings are printed as usual, except that a
-    repeated UserWarning prints each time instead of once. It works across threads because
-    it replaces the process-wide warnings.showwarning, so only one counter may be active at
-    a time.
-    """
-
-    def __init__(self, max_examples=10):
-        self.count = 0
-        self.examples = []  # "path: message" of the first max_examples warnings
-        self._max_examples = max_examples
-        self._lock = threading.Lock()
-        self._catcher = None
-        self._show_other_warning = None
-
-    def __enter__(self):
-        self._catcher = warnings.catch_warnings()
-        self._catcher.__enter__()
-
-        # The default action shows a warning once per code location, so repeats on later
-        # images would never reach the counter.
-        warnings.simplefilter("always", UserWarning)
-        warnings.simplefilter("always", Image.DecompressionBombWarning)
-        self._show_other_warning = warnings.showwarning
-        warnings.showwarning = self._show_warning
-        return self
-
-    def __exit__(self, *exc_info):
-        self._catcher.__exit__(*exc_info)
-        return False
-
-    def _show_warning(self, message, category, filename, lineno, file=None, line=None):
-        path = getattr(_decoding, "path", None)
-        if path is None:
-            self._show_other_warning(message, category, filename, lineno, file, line)
-            return
-
-        with self._lock:
-            self.count += 1
-            if len(self.examples) < self._max_examples:
-                self.examples.append("%s: %s" % (path, message))

@@ -1,33 +1,41 @@
-"""Write the TFRecord shards of a split, several at a time, under temporary names.
+"""Write the TFRecord shards of a split, one at a time, each under a temporary name.
 
 The records are tf.train.Example protos with the keys of the standard ImageNet converter.
+Worker processes decode the images (data/decode_worker.py) and this process writes the
+records in the planned order. A shard is renamed to its final name only when it is
+complete, after its result file, so a killed conversion leaves complete shards that a
+rerun keeps, and no partial file that matches `train-*-of-*`.
 """
 
-import concurrent.futures
+import json
 import os
 import random
-import threading
-import time
+from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 
 import tensorflow as tf
-from absl import logging
 
+from data import bounding_boxes
 from data import dataset_info
-from data import jpeg_coding
+from data import decode_worker
 from data.image_files import InvalidInputError
 
-# Minimum time between two progress lines of one split, in seconds.
-PROGRESS_LOG_SECONDS = 30.0
+# Warning messages kept per shard as examples; the rest are only counted.
+MAX_WARNING_EXAMPLES = 10
 
 
 @dataclass
 class ShardResult:
-    temporary_path: str
+    """What one shard received; stored beside the shard so that a resumed run can report it."""
+
+    index: int
     num_images: int = 0  # records written
     num_reencoded: int = 0  # records whose JPEG bytes are not the file's own bytes
-    skipped: list = field(default_factory=list)  # (path, reason) of undecodable files
+    skipped: list = field(default_factory=list)  # [path, reason] of undecodable files
+    num_warnings: int = 0
+    warning_examples: list = field(default_factory=list)  # "path: message"
+    boxes: dict = field(default_factory=lambda: bounding_boxes.BoxReport().to_dict())
 
 
 def temporary_shard_filename(split, index, num_shards):
@@ -44,6 +52,15 @@ def temporary_shard_pattern(split):
     return ".%s.tmp" % dataset_info.shard_pattern(split)
 
 
+def result_filename(split, index, num_shards):
+    """Return the name of the JSON file that holds the ShardResult of a finished shard."""
+    return ".%s.result.json" % dataset_info.shard_filename(split, index, num_shards)
+
+
+def result_pattern(split):
+    return ".%s.result.json" % dataset_info.shard_pattern(split)
+
+
 def int64_feature(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
@@ -56,13 +73,14 @@ def bytes_feature(values):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 
 
-def make_example(image, filename, synset_index, synsets, names):
+def make_example(image, filename, label, synset, text, boxes=()):
     """Return the tf.train.Example of one image.
 
-    `image` is a jpeg_coding.JpegImage and `synset_index` the 0-based index in the sorted
-    `synsets`. The bbox lists are empty because bounding boxes are not read.
+    `image` is a jpeg_coding.JpegImage, `label` the stored integer label and `boxes` a
+    list of normalized (ymin, xmin, ymax, xmax). Every box gets the image's label, as in
+    the standard converter.
     """
-    synset = synsets[synset_index]
+    ymin, xmin, ymax, xmax = ([box[corner] for box in boxes] for corner in range(4))
     feature = {
         "image/encoded": bytes_feature([image.data]),
         "image/format": bytes_feature([b"JPEG"]),
@@ -71,51 +89,16 @@ def make_example(image, filename, synset_index, synsets, names):
         "image/height": int64_feature([image.height]),
         "image/width": int64_feature([image.width]),
         "image/filename": bytes_feature([filename.encode("utf-8")]),
-        "image/class/label": int64_feature([dataset_info.STANDARD_LABEL_BASE + synset_index]),
+        "image/class/label": int64_feature([label]),
         "image/class/synset": bytes_feature([synset.encode("utf-8")]),
-        "image/class/text": bytes_feature([names[synset].encode("utf-8")]),
-        "image/object/bbox/xmin": float_feature([]),
-        "image/object/bbox/ymin": float_feature([]),
-        "image/object/bbox/xmax": float_feature([]),
-        "image/object/bbox/ymax": float_feature([]),
-        "image/object/bbox/label": int64_feature([]),
+        "image/class/text": bytes_feature([text.encode("utf-8")]),
+        "image/object/bbox/xmin": float_feature(xmin),
+        "image/object/bbox/ymin": float_feature(ymin),
+        "image/object/bbox/xmax": float_feature(xmax),
+        "image/object/bbox/ymax": float_feature(ymax),
+        "image/object/bbox/label": int64_feature([label] * len(boxes)),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature))
-
-
-def write_shard(path, images, folder, strict, stop_event):
-    """Decode each image of `images` and write its record to the TFRecord file `path`.
-
-    `folder` is the image_files.ImageFolder that names the synsets. Files that cannot be
-    decoded are skipped and listed in the result, or raise UndecodableImageError when
-    `strict`. Returns early, with a partial shard, once `stop_event` is set.
-    """
-    result = ShardResult(path)
-    with tf.io.TFRecordWriter(path) as writer:
-        for labeled_image in images:
-            if stop_event.is_set():
-                break
-
-            try:
-                image = jpeg_coding.load_as_jpeg(labeled_image.path)
-            except jpeg_coding.UndecodableImageError as error:
-                if strict:
-                    raise
-                result.skipped.append((labeled_image.path, error.reason))
-                continue
-
-            example = make_example(image, os.path.basename(labeled_image.path),
-                                   labeled_image.synset_index, folder.synsets, folder.names)
-            writer.write(example.SerializeToString())
-            result.num_images += 1
-            result.num_reencoded += int(image.reencoded)
-    return result
-
-
-def remove_files(paths):
-    for path in paths:
-        if os.path.exists(path):
-            os.remove(path)
 
 
 def plan_shards(images, num_shards, seed):
@@ -126,47 +109,145 @@ def plan_shards(images, num_shards, seed):
     return [shuffled[bounds[index]:bounds[index + 1]] for index in range(num_shards)]
 
 
-def write_split(output_dir, split, images, folder, num_shards, num_workers, strict, seed):
-    """Write the shards of one split under temporary names and return their ShardResults.
+@dataclass
+class SplitWriter:
+    """The settings that every shard of one split is written with."""
 
-    The shards keep the planned order. Raises InvalidInputError in `strict` mode at the first
-    file that cannot be decoded.
+    output_dir: str
+    split: str
+    num_shards: int
+    folder: object  # image_files.ImageFolder: synsets and names
+    label_offset: int
+    strict: bool
+    xml_index: dict  # image file stem -> bounding-box XML path; empty without boxes
+
+    def temporary_path(self, index):
+        return os.path.join(self.output_dir,
+                            temporary_shard_filename(self.split, index, self.num_shards))
+
+    def final_path(self, index):
+        return os.path.join(self.output_dir,
+                            dataset_info.shard_filename(self.split, index, self.num_shards))
+
+    def result_path(self, index):
+        return os.path.join(self.output_dir,
+                            result_filename(self.split, index, self.num_shards))
+
+    def task_of(self, labeled_image):
+        stem = os.path.splitext(os.path.basename(labeled_image.path))[0]
+        return decode_worker.DecodeTask(labeled_image.path, self.xml_index.get(stem))
+
+    def record_of(self, decoded, synset_index):
+        synset = self.folder.synsets[synset_index]
+        example = make_example(decoded.image, os.path.basename(decoded.path),
+                               self.label_offset + synset_index, synset,
+                               self.folder.names[synset], decoded.boxes)
+        return example.SerializeToString()
+
+
+def note_decoded(result, decoded, box_report):
+    """Add the warnings and boxes of one decoded file to the shard's counts."""
+    result.num_warnings += len(decoded.warnings)
+    for message in decoded.warnings:
+        if len(result.warning_examples) < MAX_WARNING_EXAMPLES:
+            result.warning_examples.append("%s: %s" % (decoded.path, message))
+    if decoded.box_report is not None:
+        box_report.add(decoded.box_report)
+
+
+def write_shard(writer, index, images, pool, progress):
+    """Decode `images`, write shard `index` under its temporary name and return its result.
+
+    Raises InvalidInputError at the first undecodable file when `writer.strict`, after
+    deleting the temporary shard.
     """
-    shard_images = plan_shards(images, num_shards, seed)
-    paths = [os.path.join(output_dir, temporary_shard_filename(split, index, num_shards))
-             for index in range(num_shards)]
+    result = ShardResult(index)
+    box_report = bounding_boxes.BoxReport()
+    temporary_path = writer.temporary_path(index)
+    tasks = [writer.task_of(labeled_image) for labeled_image in images]
+
     try:
-        return write_shards_in_threads(split, paths, shard_images, folder, num_workers, strict)
-    except jpeg_coding.UndecodableImageError as error:
-        remove_files(paths)
-        raise InvalidInputError(
-            "%s cannot be decoded (%s). Replace or delete the file, or convert without "
-            "--strict to skip it." % (error.path, error.reason)) from error
+        with tf.io.TFRecordWriter(temporary_path) as record_writer:
+            for labeled_image, decoded in zip(images, pool.decode(tasks)):
+                progress.advance()
+                note_decoded(result, decoded, box_report)
+                if decoded.image is None:
+                    if writer.strict:
+                        raise InvalidInputError(
+                            "%s cannot be decoded (%s). Replace or delete the file, or convert "
+                            "without --strict to skip it." % (decoded.path, decoded.skip_reason))
+                    result.skipped.append([decoded.path, decoded.skip_reason])
+                    continue
+
+                record_writer.write(writer.record_of(decoded, labeled_image.synset_index))
+                result.num_images += 1
+                result.num_reencoded += int(decoded.image.reencoded)
     except BaseException:
-        remove_files(paths)
+        remove_files([temporary_path])
         raise
 
+    result.boxes = box_report.to_dict()
+    return result
 
-def write_shards_in_threads(split, paths, shard_images, folder, num_workers, strict):
-    """Write shard `paths[i]` from `shard_images[i]` for every i, `num_workers` at a time."""
-    num_shards = len(paths)
-    stop_event = threading.Event()
-    results = [None] * num_shards
-    last_log_time = time.monotonic()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(num_workers, num_shards)) as pool:
-        futures = {pool.submit(write_shard, paths[index], shard_images[index], folder, strict,
-                               stop_event): index
-                   for index in range(num_shards)}
-        try:
-            for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-                results[futures[future]] = future.result()
-                if time.monotonic() - last_log_time >= PROGRESS_LOG_SECONDS:
-                    last_log_time = time.monotonic()
-                    logging.info("%s: wrote %d of %d shards", split, done, num_shards)
-        except BaseException:
-            # Lets the running shards return early and drops the ones not started.
-            stop_event.set()
-            pool.shutdown(cancel_futures=True)
-            raise
+def finish_shard(writer, result):
+    """Store the result file, then give the shard its final name (an empty shard is deleted).
+
+    The result file is written first, so a shard under its final name always has one.
+    """
+    save_result(writer.result_path(result.index), result)
+    if result.num_images:
+        os.replace(writer.temporary_path(result.index), writer.final_path(result.index))
+    else:
+        os.remove(writer.temporary_path(result.index))
+
+
+def save_result(path, result):
+    temporary_path = path + ".tmp"
+    with open(temporary_path, "w", encoding="utf-8") as result_file:
+        json.dump(asdict(result), result_file)
+    os.replace(temporary_path, path)
+
+
+def load_result(path):
+    """Return the ShardResult stored at `path`, or None when the file is missing or invalid."""
+    try:
+        with open(path, encoding="utf-8") as result_file:
+            return ShardResult(**json.load(result_file))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def finished_result(writer, index):
+    """Return the stored ShardResult when shard `index` was finished by an earlier run."""
+    result = load_result(writer.result_path(index))
+    if result is None:
+        return None
+    if result.num_images and not os.path.isfile(writer.final_path(index)):
+        return None
+    return result
+
+
+def write_split(writer, shard_images, pool, progress):
+    """Write every shard of `shard_images` that an earlier run did not finish.
+
+    Returns the ShardResults of all shards, in shard order.
+    """
+    results = []
+    for index, images in enumerate(shard_images):
+        result = finished_result(writer, index)
+        if result is not None:
+            progress.advance(len(images), resumed=True)
+            results.append(result)
+            continue
+
+        result = write_shard(writer, index, images, pool, progress)
+        finish_shard(writer, result)
+        results.append(result)
     return results
+
+
+def remove_files(paths):
+    for path in paths:
+        if os.path.exists(path):
+            os.remove(path)

@@ -473,7 +473,7 @@ def list_label_out_of_range(input_dir):
 def list_unknown_synset(input_dir):
     first_image = list_demo_images(input_dir, "train")[0][0]
     return list_with_line(first_image + " n01440764")(input_dir) + [
-        "unknown synset 'n01440764'", "0-based index in sorted synset order"]
+        "unknown synset 'n01440764'", "0-based index in synset order"]
 
 
 def list_malformed_line(input_dir):
