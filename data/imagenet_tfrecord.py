@@ -6,16 +6,23 @@ The shards follow the standard ImageNet TFRecord layout (`train-00000-of-01024`,
 normalized boxes in `image/object/bbox/{ymin,xmin,ymax,xmax}`. This module finds the shards,
 builds the training, evaluation and synthetic datasets, counts records and checks that the
 stored labels fit the model's class count. Image preprocessing is in
-`data.inception_preprocessing`.
+`data.inception_preprocessing`, and reading with corrupt-record checks in
+`data.record_reading`.
+
+Labels come out as stored (1..N with the standard converter, for a model with N + 1
+logits), or shifted so that the first synset is `label_offset` (0 for N logits).
 """
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from data import dataset_info
 from data import inception_preprocessing
+from data import record_reading
 
 SPLITS = ("train", "validation")
 
@@ -24,8 +31,10 @@ SPLITS = ("train", "validation")
 DEFAULT_SHUFFLE_BUFFER_SIZE = 10000
 
 # Shards read at the same time, and the read buffer of each, in bytes.
-PARALLEL_READS = 10
-READ_BUFFER_BYTES = 8 * 1024 * 1024
+PARALLEL_READS = record_reading.PARALLEL_READS
+READ_BUFFER_BYTES = record_reading.READ_BUFFER_BYTES
+
+SHARD_NAME_PATTERN = re.compile(r".*-(?P<index>\d+)-of-(?P<count>\d+)$")
 
 # Records that check_label_range reads when the folder has no dataset info file: the first
 # records of the first training shard and of every validation shard.
@@ -80,7 +89,35 @@ def find_shards(data_dir, split):
     if not paths:
         raise DataDirError(
             "--data_dir=%s contains no files matching %s. %s" % (data_dir, pattern, CONVERT_HINT))
+    check_shards_complete(data_dir, split, paths)
     return paths
+
+
+def check_shards_complete(data_dir, split, paths):
+    """Raise DataDirError when shards named `-NNNNN-of-NNNNN` miss some of 0..n-1 of n.
+
+    A conversion that was killed leaves its finished shards under their final names, and
+    training on them would silently use part of the data.
+    """
+    indices_by_count = {}
+    for path in paths:
+        match = SHARD_NAME_PATTERN.match(os.path.basename(path))
+        if match:
+            indices_by_count.setdefault(int(match.group("count")), set()).add(
+                int(match.group("index")))
+
+    if len(indices_by_count) > 1:
+        raise DataDirError(
+            "--data_dir=%s mixes %s shards of different totals %s. Delete the shards of "
+            "the older conversion." % (data_dir, split, sorted(indices_by_count)))
+    for count, indices in indices_by_count.items():
+        missing = sorted(set(range(count)) - indices)
+        if missing:
+            raise DataDirError(
+                "--data_dir=%s lacks %d of the %d %s shards, such as %s, so its conversion "
+                "did not finish. Rerun the converter with the same arguments to resume it."
+                % (data_dir, len(missing), count, split,
+                   dataset_info.shard_filename(split, missing[0], count)))
 
 
 def check_worker(num_shards, shard_index):
@@ -107,37 +144,54 @@ def parse_eval_record(serialized):
     return features["image/encoded"], tf.cast(features["image/class/label"], tf.int32)
 
 
-def read_records(files, deterministic):
-    """Interleave the serialized records of the file-name dataset `files`."""
-    return files.interleave(
-        lambda path: tf.data.TFRecordDataset(path, buffer_size=READ_BUFFER_BYTES),
-        cycle_length=PARALLEL_READS,
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=deterministic)
-
-
-def worker_records(paths, num_shards, shard_index, shuffle_files, seed):
+def worker_records(paths, num_shards, shard_index, shuffle_files, seed, skip_corrupt=False):
     """Return the serialized records of one worker's part of `paths`.
 
-    With at least one file per worker each worker reads whole files. With fewer files every
-    worker reads all files in the same order and keeps every num_shards-th record, so the
-    workers still split the records without overlap.
+    See record_reading.worker_records.
     """
-    files = tf.data.Dataset.from_tensor_slices(paths)
-    shard_by_file = len(paths) >= num_shards
-    if shard_by_file:
-        files = files.shard(num_shards, shard_index)
-        if shuffle_files:
-            files = files.shuffle(len(paths), seed=seed)
-        return read_records(files, deterministic=not shuffle_files or seed is not None)
+    return record_reading.worker_records(paths, num_shards, shard_index, shuffle_files, seed,
+                                         skip_corrupt)
 
-    records = read_records(files, deterministic=True)
-    return records.shard(num_shards, shard_index)
+
+def label_shift(data_dir, label_offset):
+    """Return the value added to stored labels so that the first synset is `label_offset`.
+
+    None keeps the stored labels. The stored base is the dataset info file's label_base,
+    else 1, the standard converter's.
+    """
+    if label_offset is None:
+        return 0
+    if label_offset not in (0, 1):
+        raise ValueError("label_offset must be 0, 1 or None (labels as stored), got %r."
+                         % (label_offset,))
+    info = dataset_info.read_dataset_info(data_dir)
+    stored_base = dataset_info.STANDARD_LABEL_BASE
+    if info is not None and "label_base" in info:
+        stored_base = int(info["label_base"])
+    return label_offset - stored_base
+
+
+def warn_if_cache_too_large(paths, num_shards):
+    """Log a warning when a worker's share of `paths` will not fit in memory."""
+    cache_bytes = sum(record_reading.file_sizes(paths)) / num_shards
+    message = record_reading.cache_warning(cache_bytes, record_reading.available_memory_bytes())
+    if message:
+        logging.warning(message)
+    return message
+
+
+def skip_bad_images(dataset, skip_corrupt_records):
+    """Drop elements whose image fails to decode when skip_corrupt_records, with a warning."""
+    if not skip_corrupt_records:
+        return dataset
+    return dataset.ignore_errors(log_warning=True)
 
 
 def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index=0, seed=None,
                      use_caching=False, shuffle_buffer_size=DEFAULT_SHUFFLE_BUFFER_SIZE,
-                     skip_batches=0):
+                     skip_batches=0, label_offset=None, skip_corrupt_records=False,
+                     resize_method=inception_preprocessing.DEFAULT_RESIZE_METHOD,
+                     distort_color=False):
     """Return an endless, shuffled dataset of (images, labels) batches of the training shards.
 
     images: float32 [batch_size, image_size, image_size, 3] in [-1, 1], with the Inception
@@ -147,17 +201,26 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     run differs. use_caching keeps the worker's serialized records in memory after the
     first pass, which needs memory for its share of the training set. skip_batches drops
     the first batches without decoding them, so that with the same seed a resumed run
-    continues the batch sequence of the interrupted one.
+    continues the batch sequence of the interrupted one. use_caching logs a warning when
+    the worker's records will not fit in memory. label_offset: None keeps the stored
+    labels, 0 or 1 shifts them so that the first synset gets that label.
+    skip_corrupt_records skips a corrupt record (and the rest of its shard) or an
+    undecodable image with a warning, instead of raising an error that names the shard.
+    resize_method: a tf.image.resize method. distort_color adds TF-Slim's random colour
+    distortion.
     Raises DataDirError when data_dir has no training shards.
     """
     check_worker(num_shards, shard_index)
+    inception_preprocessing.check_resize_method(resize_method)
     paths = find_shards(data_dir, "train")
+    shift = label_shift(data_dir, label_offset)
     worker_seed = None if seed is None else seed + shard_index
     deterministic = seed is not None
 
     records = worker_records(paths, num_shards, shard_index, shuffle_files=True,
-                             seed=worker_seed)
+                             seed=worker_seed, skip_corrupt=skip_corrupt_records)
     if use_caching:
+        warn_if_cache_too_large(paths, num_shards)
         records = records.cache()
     records = records.shuffle(shuffle_buffer_size, seed=worker_seed,
                               reshuffle_each_iteration=True)
@@ -175,36 +238,49 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     def preprocess(serialized, element_seed):
         image_buffer, label, bboxes = parse_train_record(serialized)
         image = inception_preprocessing.preprocess_for_train(
-            image_buffer, bboxes, image_size, seed=tf.stack([element_seed, 0]))
-        return image, label
+            image_buffer, bboxes, image_size, seed=tf.stack([element_seed, 0]),
+            resize_method=resize_method, distort_color=distort_color)
+        return image, label + shift
 
     dataset = records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
                           deterministic=deterministic)
+    dataset = skip_bad_images(dataset, skip_corrupt_records)
     dataset = dataset.batch(batch_size, drop_remainder=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index=0,
-                       eval_crop_fraction=inception_preprocessing.DEFAULT_EVAL_CROP_FRACTION):
+                       eval_crop_fraction=inception_preprocessing.DEFAULT_EVAL_CROP_FRACTION,
+                       label_offset=None, skip_corrupt_records=False,
+                       resize_method=inception_preprocessing.DEFAULT_RESIZE_METHOD):
     """Return a finite dataset of (images, labels) batches of the validation shards.
 
     Every validation record appears once across the num_shards workers, in the same order on
     every run. The last batch contains the remainder and may be smaller than batch_size.
     images: float32 [batch, image_size, image_size, 3] in [-1, 1] of the central crop.
-    labels: int32 [batch] as stored.
+    labels: int32 [batch] as stored, or shifted by label_offset as in training_dataset.
+    Nothing is padded, so no image counts twice. skip_corrupt_records drops corrupt records
+    with a warning, and then fewer than all images are scored.
     Raises DataDirError when data_dir has no validation shards.
     """
     check_worker(num_shards, shard_index)
+    if not 0.0 < eval_crop_fraction <= 1.0:
+        raise ValueError(
+            "eval_crop_fraction must be in (0, 1], got %r." % (eval_crop_fraction,))
+    inception_preprocessing.check_resize_method(resize_method)
     paths = find_shards(data_dir, "validation")
-    records = worker_records(paths, num_shards, shard_index, shuffle_files=False, seed=None)
+    shift = label_shift(data_dir, label_offset)
+    records = worker_records(paths, num_shards, shard_index, shuffle_files=False, seed=None,
+                             skip_corrupt=skip_corrupt_records)
 
     def preprocess(serialized):
         image_buffer, label = parse_eval_record(serialized)
         image = inception_preprocessing.preprocess_for_eval(
-            image_buffer, image_size, eval_crop_fraction)
-        return image, label
+            image_buffer, image_size, eval_crop_fraction, resize_method)
+        return image, label + shift
 
     dataset = records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = skip_bad_images(dataset, skip_corrupt_records)
     dataset = dataset.batch(batch_size, drop_remainder=False)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
@@ -308,12 +384,13 @@ def label_range_from_records(data_dir):
     return max_label, min_label, max_source
 
 
-def check_label_range(data_dir, num_classes):
+def check_label_range(data_dir, num_classes, label_offset=None):
     """Check that the labels in `data_dir` fit a model with `num_classes` logits.
 
     Uses the dataset info file when data_dir has one (labels label_base .. label_base +
     len(synsets) - 1), and otherwise the labels of the first records of the shards (see
     label_range_from_records).
+    The labels are checked as the pipeline returns them for `label_offset`.
     Raises LabelRangeError naming the label, the file it came from and the --num_classes
     value that fits, and DataDirError when data_dir has neither the file nor any shard.
     """
@@ -324,6 +401,9 @@ def check_label_range(data_dir, num_classes):
         max_label, min_label, source = label_range_from_records(data_dir)
     if max_label is None:
         return
+
+    shift = label_shift(data_dir, label_offset)
+    max_label, min_label = max_label + shift, min_label + shift
 
     if min_label < 0:
         raise LabelRangeError(

@@ -5,12 +5,15 @@ record's bounding boxes, flips it left-right at random and resizes it. Evaluatio
 central 87.5 % of the image and resizes it. Both return float32 images scaled to [-1, 1], the
 input range of Inception models.
 
-Both decode with the fused `tf.image.decode_and_crop_jpeg`, which decodes only the crop, so the
-encoded image must be a JPEG. The project's converter (`data.build_imagenet_tfrecord`) stores
-every image as RGB JPEG. A record that contains another format fails with InvalidArgumentError.
+Both decode JPEG records with the fused `tf.image.decode_and_crop_jpeg`, which decodes only
+the crop. Records of other tools may hold PNG, GIF or BMP, which are decoded whole and then
+cropped. Every output has 3 channels, whatever the record holds (grayscale, CMYK, alpha).
+Training can add TF-Slim's random colour distortion (data/color_distortion.py).
 """
 
 import tensorflow as tf
+
+from data import color_distortion
 
 # Parameters of the Inception training crop, as in TensorFlow's reference ImageNet input
 # pipelines: the crop covers 5-100 % of the image area, has an aspect ratio of 3/4 to 4/3
@@ -23,6 +26,11 @@ MAX_ATTEMPTS = 100
 
 # Fraction of the height and width that the evaluation crop keeps.
 DEFAULT_EVAL_CROP_FRACTION = 0.875
+
+# Methods of tf.image.resize that the pipeline accepts.
+RESIZE_METHODS = ("bilinear", "bicubic", "area", "nearest", "lanczos3", "lanczos5",
+                  "gaussian", "mitchellcubic")
+DEFAULT_RESIZE_METHOD = "bilinear"
 
 # A box that covers the whole image, as [ymin, xmin, ymax, xmax] in [1, 1, 4] layout.
 WHOLE_IMAGE_BOX = (((0.0, 0.0, 1.0, 1.0),),)
@@ -88,50 +96,88 @@ def central_crop_window(image_shape, crop_fraction):
     return tf.stack([offsets[0], offsets[1], sizes[0], sizes[1]])
 
 
-def resize_and_scale(image, image_size):
-    """Resize `image` to image_size x image_size with bilinear filtering and scale it to [-1, 1].
+def check_resize_method(resize_method):
+    if resize_method not in RESIZE_METHODS:
+        raise ValueError("resize_method must be one of %s, got %r." % (
+            ", ".join(RESIZE_METHODS), resize_method))
 
-    Bilinear values are convex combinations of the input pixels, so they stay in [0, 255].
+
+def resize(image, image_size, resize_method=DEFAULT_RESIZE_METHOD):
+    """Resize `image` to image_size x image_size and return float32 values in [0, 255].
+
+    Bilinear and area values are convex combinations of the input pixels, so they stay in
+    range; the clip is for the methods that overshoot, such as bicubic and lanczos.
     """
-    image = tf.image.resize(image, [image_size, image_size], method="bilinear")
-    image = scale_to_unit_range(image)
+    image = tf.image.resize(image, [image_size, image_size], method=resize_method)
+    image = tf.clip_by_value(tf.cast(image, tf.float32), 0.0, 255.0)
     image.set_shape([image_size, image_size, 3])
     return image
 
 
-def preprocess_for_train(image_buffer, bboxes, image_size, seed=None):
-    """Decode a random Inception crop of a JPEG, flip it at random, resize and scale it.
+def resize_and_scale(image, image_size, resize_method=DEFAULT_RESIZE_METHOD):
+    """Resize `image` to image_size x image_size and scale it to [-1, 1]."""
+    return scale_to_unit_range(resize(image, image_size, resize_method))
 
-    image_buffer: scalar string tensor with the JPEG bytes.
+
+def decode_crop(image_buffer, window_of_shape):
+    """Decode the crop window_of_shape([height, width, channels]) of an encoded image.
+
+    JPEG uses the fused decode_and_crop_jpeg. Other formats are decoded whole (the first
+    frame of a GIF) and sliced. Returns uint8 [crop height, crop width, 3].
+    """
+    def from_jpeg():
+        window = window_of_shape(tf.image.extract_jpeg_shape(image_buffer))
+        return tf.image.decode_and_crop_jpeg(image_buffer, window, channels=3)
+
+    def from_other_format():
+        image = tf.io.decode_image(image_buffer, channels=3, expand_animations=False)
+        window = window_of_shape(tf.shape(image))
+        return tf.slice(image, [window[0], window[1], 0], [window[2], window[3], 3])
+
+    image = tf.cond(tf.io.is_jpeg(image_buffer), from_jpeg, from_other_format)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def preprocess_for_train(image_buffer, bboxes, image_size, seed=None,
+                         resize_method=DEFAULT_RESIZE_METHOD, distort_color=False):
+    """Decode a random Inception crop of an image, flip it at random, resize and scale it.
+
+    image_buffer: scalar string tensor with the encoded image (JPEG, or PNG, GIF, BMP).
     bboxes: float [1, n, 4] boxes as normalized [ymin, xmin, ymax, xmax]. With n = 0 the
         crop is sampled around the whole image.
-    seed: int tensor of shape [2]. The same seed gives the same crop and flip. None draws one
-        from the global random generator.
+    seed: int tensor of shape [2]. The same seed gives the same crop, flip and colours.
+        None draws one from the global random generator.
+    distort_color: apply TF-Slim's random brightness, saturation, hue and contrast.
     Returns a float32 tensor [image_size, image_size, 3] in [-1, 1].
     """
+    check_resize_method(resize_method)
     if seed is None:
         seed = random_seed_pair()
     crop_seed, flip_seed = split_train_seed(seed)
 
-    image_shape = tf.image.extract_jpeg_shape(image_buffer)
-    crop_window = distorted_crop_window(image_shape, bboxes, crop_seed)
-    image = tf.image.decode_and_crop_jpeg(image_buffer, crop_window, channels=3)
-
+    image = decode_crop(image_buffer,
+                        lambda shape: distorted_crop_window(shape, bboxes, crop_seed))
     image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
-    return resize_and_scale(image, image_size)
+    image = resize(image, image_size, resize_method)
+    if distort_color:
+        color_seed = tf.random.experimental.stateless_split(flip_seed, num=1)[0]
+        image = color_distortion.distort_color(image / 255.0, color_seed) * 255.0
+    return scale_to_unit_range(image)
 
 
-def preprocess_for_eval(image_buffer, image_size, eval_crop_fraction=DEFAULT_EVAL_CROP_FRACTION):
-    """Decode the central `eval_crop_fraction` of a JPEG's height and width, resize and scale it.
+def preprocess_for_eval(image_buffer, image_size, eval_crop_fraction=DEFAULT_EVAL_CROP_FRACTION,
+                        resize_method=DEFAULT_RESIZE_METHOD):
+    """Decode the central `eval_crop_fraction` of an image's height and width, resize, scale.
 
     Returns a float32 tensor [image_size, image_size, 3] in [-1, 1].
-    Raises ValueError when eval_crop_fraction is not in (0, 1].
+    Raises ValueError when eval_crop_fraction is not in (0, 1] or resize_method is unknown.
     """
     if not 0.0 < eval_crop_fraction <= 1.0:
         raise ValueError(
             "eval_crop_fraction must be in (0, 1], got %r." % (eval_crop_fraction,))
+    check_resize_method(resize_method)
 
-    image_shape = tf.image.extract_jpeg_shape(image_buffer)
-    crop_window = central_crop_window(image_shape, eval_crop_fraction)
-    image = tf.image.decode_and_crop_jpeg(image_buffer, crop_window, channels=3)
-    return resize_and_scale(image, image_size)
+    image = decode_crop(image_buffer,
+                        lambda shape: central_crop_window(shape, eval_crop_fraction))
+    return resize_and_scale(image, image_size, resize_method)

@@ -1,0 +1,157 @@
+"""Read serialized records from TFRecord shards and stop or skip at a corrupt record.
+
+tf.data.TFRecordDataset raises DataLossError at a record whose CRC does not match or that
+is cut short, without naming the file, and a shard cut inside a record header ends early
+without any error. So each shard is read with its errors ignored, which makes
+TFRecordDataset move on to the next file (checked with TensorFlow 2.15 and 2.21), and
+the bytes read are compared with the file size at the end of the shard. A shortfall
+raises an error that names the shard, or, with skip_corrupt, logs a warning and counts it.
+"""
+
+import threading
+
+import tensorflow as tf
+from absl import logging
+
+# Shards read at the same time, and the read buffer of each, in bytes.
+PARALLEL_READS = 10
+READ_BUFFER_BYTES = 8 * 1024 * 1024
+
+# Bytes that TFRecord adds to each record: an 8-byte length, its 4-byte CRC and the
+# data's 4-byte CRC.
+RECORD_OVERHEAD_BYTES = 16
+
+VERIFY_HINT = ("Run `python -m data.build_imagenet_tfrecord --verify --output_dir=<shard "
+               "folder>` to list the damaged records and convert those images again, or pass "
+               "--skip_corrupt_records to skip the rest of a damaged shard.")
+
+
+class CorruptShardCounter:
+    """Thread-safe count of the shards whose rest was skipped at a corrupt record."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def report(self, path, num_records, num_bytes, file_size):
+        with self._lock:
+            self.count += 1
+            count = self.count
+        logging.warning(
+            "Skipped the rest of shard %s after %d records (byte %d of %d) because a record "
+            "is corrupt or truncated; %d shards skipped so far. %s",
+            path.decode(), num_records, num_bytes, file_size, count, VERIFY_HINT)
+
+
+corrupt_shards = CorruptShardCounter()
+
+
+def report_corrupt(path, num_records, num_bytes, file_size):
+    corrupt_shards.report(path.numpy(), int(num_records), int(num_bytes), int(file_size))
+    return True
+
+
+def count_bytes(state, element):
+    """scan() step that adds up the bytes and records read before each element."""
+    num_bytes, num_records = state
+    record, is_end = element
+    size = tf.where(is_end, tf.constant(0, tf.int64),
+                    tf.cast(tf.strings.length(record), tf.int64) + RECORD_OVERHEAD_BYTES)
+    state = (num_bytes + size, num_records + tf.cast(tf.logical_not(is_end), tf.int64))
+    return state, (record, is_end, state[0], state[1])
+
+
+def shard_records(path, file_size, skip_corrupt):
+    """Return the serialized records of one shard, ending in an error at a corrupt record.
+
+    path, file_size: scalar string and int64 tensors. With skip_corrupt the records before
+    the corrupt one are kept and the rest of the shard is skipped with a warning.
+    """
+    records = tf.data.TFRecordDataset(path, buffer_size=READ_BUFFER_BYTES).ignore_errors()
+    marked = records.map(lambda record: (record, tf.constant(False)))
+    end_marker = tf.data.Dataset.from_tensors((tf.constant(b""), tf.constant(True)))
+    counted = marked.concatenate(end_marker).scan(
+        (tf.constant(0, tf.int64), tf.constant(0, tf.int64)), count_bytes)
+
+    def check_end(record, is_end, num_bytes, num_records):
+        complete = tf.logical_or(tf.logical_not(is_end), tf.equal(num_bytes, file_size))
+        if skip_corrupt:
+            reported = tf.cond(complete, lambda: tf.constant(True), lambda: tf.py_function(
+                report_corrupt, [path, num_records, num_bytes, file_size], tf.bool))
+            with tf.control_dependencies([reported]):
+                return tf.identity(record), is_end
+
+        message = tf.strings.format(
+            "Corrupt or truncated record in shard {} after {} good records (byte {} of {}). "
+            + VERIFY_HINT, (path, num_records, num_bytes, file_size))
+        assertion = tf.debugging.Assert(complete, [message], summarize=1)
+        with tf.control_dependencies([assertion]):
+            return tf.identity(record), is_end
+
+    checked = counted.map(check_end)
+    return checked.filter(lambda record, is_end: tf.logical_not(is_end)).map(
+        lambda record, is_end: record)
+
+
+def file_sizes(paths):
+    return [tf.io.gfile.stat(path).length for path in paths]
+
+
+def read_records(paths, sizes, deterministic, skip_corrupt, shuffle_files=False, seed=None):
+    """Interleave the checked records of the shards `paths` (with their byte `sizes`).
+
+    shuffle_files: shuffle the file order with `seed` (None: unseeded).
+    """
+    files = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(paths), tf.constant(sizes, dtype=tf.int64)))
+    if shuffle_files:
+        files = files.shuffle(len(paths), seed=seed)
+    return files.interleave(
+        lambda path, size: shard_records(path, size, skip_corrupt),
+        cycle_length=PARALLEL_READS,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic)
+
+
+def worker_records(paths, num_shards, shard_index, shuffle_files, seed, skip_corrupt=False):
+    """Return the serialized records of one worker's part of `paths`.
+
+    With at least one file per worker each worker reads whole files. With fewer files every
+    worker reads all files in the same order and keeps every num_shards-th record, so the
+    workers still split the records without overlap.
+    """
+    if len(paths) >= num_shards:
+        own_paths = paths[shard_index::num_shards]
+        return read_records(own_paths, file_sizes(own_paths),
+                            deterministic=not shuffle_files or seed is not None,
+                            skip_corrupt=skip_corrupt, shuffle_files=shuffle_files, seed=seed)
+
+    records = read_records(paths, file_sizes(paths), deterministic=True,
+                           skip_corrupt=skip_corrupt)
+    return records.shard(num_shards, shard_index)
+
+
+def available_memory_bytes():
+    """Return MemAvailable from /proc/meminfo, or the physical memory where it is missing."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def cache_warning(cache_bytes, available_bytes):
+    """Return a warning when `cache_bytes` of records will not fit, else None.
+
+    Half the available memory is the limit, because the shuffle buffer, the prefetched
+    batches and the model need memory too.
+    """
+    if available_bytes is None or cache_bytes <= available_bytes / 2:
+        return None
+    return ("--datasets_use_caching keeps this worker's %.1f GB of serialized records in "
+            "memory, but only %.1f GB is available, so the run may be killed for lack of "
+            "memory. Turn caching off, or use more workers so each caches less."
+            % (cache_bytes / 1e9, available_bytes / 1e9))
