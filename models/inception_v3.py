@@ -291,3 +291,9 @@ def inception_v3(num_classes, aux_logits=True, image_size=DEFAULT_IMAGE_SIZE,
 
     aux = _auxiliary_head(layers, aux_input, num_classes)
     return tf.keras.Model(images, [logits, aux], name=name)
+
+
+# The weight loaders live in their own modules; importing them here lets callers find them
+# beside the model, as `models.inception_v3.load_keras_weights`.
+from models.keras_h5 import load_keras_weights  # noqa: E402,F401
+from models.slim_checkpoint import load_slim_checkpoint  # noqa: E402,F401
