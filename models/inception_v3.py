@@ -22,6 +22,8 @@ they do not depend on construction order.
 
 import tensorflow as tf
 
+from models.seeded_dropout import SeededDropout
+
 # The backbone's smallest input: three VALID stride-2 reductions leave a 1 x 1 map at 75 x 75.
 MIN_IMAGE_SIZE = 75
 
@@ -242,13 +244,17 @@ def check_image_size(image_size):
 def inception_v3(num_classes, aux_logits=True, image_size=DEFAULT_IMAGE_SIZE,
                  data_format="channels_last", batchnorm_decay=DEFAULT_BATCHNORM_DECAY,
                  batchnorm_epsilon=DEFAULT_BATCHNORM_EPSILON,
-                 dropout_keep_prob=DEFAULT_DROPOUT_KEEP_PROB, name="inception_v3"):
+                 dropout_keep_prob=DEFAULT_DROPOUT_KEEP_PROB, dropout_seed=0,
+                 name="inception_v3"):
     """Return InceptionV3 as a Keras model.
 
     Input: float images [batch, image_size, image_size, 3], always channels-last (the model
     transposes them itself when `data_format` is "channels_first", NCHW, the faster layout
     on NVIDIA GPUs). Output: logits [batch, num_classes], or the list [logits, aux_logits]
     when `aux_logits` is true.
+
+    `dropout_seed` and the dropout layer's saved call count decide its masks, so a resumed
+    run draws the masks an uninterrupted one would have drawn.
 
     Raises ValueError for `num_classes` below 2 or `image_size` below 75.
     """
@@ -282,7 +288,7 @@ def inception_v3(num_classes, aux_logits=True, image_size=DEFAULT_IMAGE_SIZE,
 
     net = tf.keras.layers.GlobalAveragePooling2D(data_format=data_format,
                                                  name="global_avgpool")(net)
-    net = tf.keras.layers.Dropout(1.0 - dropout_keep_prob, name="dropout")(net)
+    net = SeededDropout(1.0 - dropout_keep_prob, seed=dropout_seed, name="dropout")(net)
     logits = tf.keras.layers.Dense(num_classes, kernel_initializer=_conv_initializer(),
                                    name="logits")(net)
 

@@ -4,15 +4,20 @@ import numpy as np
 import tensorflow as tf
 
 
+def _is_float(variable):
+    return tf.as_dtype(variable.dtype).is_floating
+
+
 def count_parameters(model):
     """Return (trainable, non_trainable) scalar counts.
 
     Non-trainable parameters are the batch-norm moving means and variances, which a checkpoint
-    stores too; Keras' `model.count_params()` is their sum.
+    stores too. Integer counters (the dropout layer's call count) are state, not parameters,
+    and are left out.
     """
     trainable = sum(int(np.prod(variable.shape)) for variable in model.trainable_weights)
     non_trainable = sum(int(np.prod(variable.shape))
-                        for variable in model.non_trainable_weights)
+                        for variable in model.non_trainable_weights if _is_float(variable))
     return trainable, non_trainable
 
 

@@ -15,7 +15,7 @@ def _logits_only(outputs):
 def make_eval_step(model):
     @tf.function
     def eval_step(images, labels):
-        logits = _logits_only(model(images, training=False))
+        logits = tf.cast(_logits_only(model(images, training=False)), tf.float32)
         labels = tf.cast(labels, tf.int32)
         top_1 = tf.math.in_top_k(labels, logits, 1)
         top_5 = tf.math.in_top_k(labels, logits, min(5, logits.shape[-1]))

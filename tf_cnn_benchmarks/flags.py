@@ -4,6 +4,8 @@ Defaults follow the InceptionV3 training recipe (RMSProp, label smoothing, auxil
 not tf_cnn_benchmarks' benchmark defaults; the README lists each difference.
 """
 
+import os
+
 from absl import flags
 
 from models import inception_v3
@@ -13,6 +15,7 @@ FLAGS = flags.FLAGS
 SUPPORTED_MODELS = ("inception3", "inception_v3")
 SUPPORTED_OPTIMIZERS = ("rmsprop", "momentum", "sgd", "adam")
 SUPPORTED_DATA_NAMES = ("imagenet",)
+SUPPORTED_LOSS_TYPES = ("total_loss", "base_loss")
 
 # Input.
 flags.DEFINE_string("data_name", None,
@@ -67,7 +70,24 @@ flags.DEFINE_integer("max_ckpts_to_keep", 5, "Number of recent checkpoints kept.
 flags.DEFINE_string("dllogger_log", None,
                     "Path of the dllogger JSON log. Default: dllogger.json in --train_dir; "
                     "no log without --train_dir.")
+flags.DEFINE_integer("save_model_secs", None,
+                     "Also save a checkpoint when this many seconds passed since the last one.",
+                     lower_bound=1)
+flags.DEFINE_integer("save_summaries_steps", None,
+                     "Write TensorBoard scalars to --train_dir every this many steps. Default: "
+                     "every --display_every steps; 0 turns them off.", lower_bound=0)
 flags.DEFINE_integer("tf_random_seed", 1234, "Seed of weight initialization and data order.")
+flags.DEFINE_boolean("deterministic", False,
+                     "Make TensorFlow ops deterministic, so a resumed run ends with the same "
+                     "weights as an uninterrupted one (slower, some ops have no deterministic "
+                     "kernel on GPU).")
+flags.DEFINE_boolean("print_training_accuracy", False,
+                     "Add top-1 and top-5 accuracy on the training batch to each table row.")
+flags.DEFINE_string("loss_type_to_report", "total_loss",
+                    "Loss in the table: total_loss (with the auxiliary and weight-decay terms) "
+                    "or base_loss (the main cross entropy alone).")
+flags.DEFINE_boolean("forward_only", False,
+                     "Benchmark inference only: time forward passes, no training.")
 
 # Evaluation.
 flags.DEFINE_boolean("eval", False,
@@ -78,6 +98,23 @@ flags.DEFINE_float("eval_during_training_every_n_epochs", None,
 flags.DEFINE_float("num_eval_epochs", 1.0,
                    "Fraction of the validation set to score: values of 1 or more score every "
                    "validation image once (more passes would repeat the same numbers).")
+flags.DEFINE_integer("eval_during_training_every_n_steps", None,
+                     "Evaluate on the validation shards every this many steps while training.",
+                     lower_bound=1)
+flags.DEFINE_integer("num_eval_batches", None,
+                     "Score only this many validation batches. Default: the whole set.",
+                     lower_bound=1)
+flags.DEFINE_string("checkpoint", None,
+                    "With --eval: the checkpoint to evaluate, as a prefix (model.ckpt-100), its "
+                    ".index file, a `checkpoint` state file or a folder. Default: the latest in "
+                    "--train_dir.")
+flags.DEFINE_integer("eval_interval_secs", None,
+                     "With --eval: keep evaluating each new checkpoint in --train_dir, polling "
+                     "every this many seconds.", lower_bound=1)
+flags.DEFINE_integer("eval_timeout_secs", None,
+                     "With --eval_interval_secs: stop when no new checkpoint appears for this "
+                     "many seconds. Default: wait until the training run's last step is "
+                     "evaluated.", lower_bound=1)
 flags.DEFINE_float("stop_at_top_1_accuracy", None,
                    "Stop training once an evaluation reaches this top-1 accuracy (0 to 1). "
                    "Needs --eval_during_training_every_n_epochs.")
@@ -87,6 +124,12 @@ flags.DEFINE_string("optimizer", "rmsprop", "Optimizer: rmsprop, momentum, sgd o
 flags.DEFINE_float("init_learning_rate", None,
                    "Learning rate at step 0. Default: 0.045 for a global batch of 1600 images "
                    "(the paper's 50 replicas x 32), scaled linearly to the actual global batch.")
+flags.DEFINE_float("num_learning_rate_warmup_epochs", 0.0,
+                   "Epochs of linear warm-up from 0 to the initial learning rate.")
+flags.DEFINE_string("piecewise_learning_rate_schedule", None,
+                    "tf_cnn_benchmarks' piecewise schedule 'lr0;epoch1;lr1;epoch2;lr2...': lr0 "
+                    "until epoch1, then lr1 until epoch2, and so on. Replaces the staircase "
+                    "decay and --init_learning_rate.")
 flags.DEFINE_float("num_epochs_per_decay", 2.0,
                    "Epochs between learning-rate decays (staircase).")
 flags.DEFINE_float("learning_rate_decay_factor", 0.94,
@@ -109,6 +152,41 @@ flags.DEFINE_float("gradient_clip", 2.0,
 flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the cross entropy (paper: 0.1).")
 flags.DEFINE_float("aux_loss_weight", 0.4,
                    "Weight of the auxiliary classifier's cross entropy in the loss.")
+
+flags.DEFINE_float("moving_average_decay", 0.9999,
+                   "Decay of the exponential moving average of the weights, ramped as "
+                   "min(decay, (1 + step) / (10 + step)); evaluation and export use the "
+                   "averaged weights. 0 turns it off.")
+
+# Precision and compilation.
+flags.DEFINE_boolean("use_fp16", False,
+                     "Compute in float16 with float32 variables and dynamic loss scaling (GPUs "
+                     "with tensor cores).")
+flags.DEFINE_boolean("use_bf16", False,
+                     "Compute in bfloat16 with float32 variables (GPUs since Ampere, CPUs with "
+                     "AMX or AVX512-BF16).")
+flags.DEFINE_boolean("xla", False, "Compile the training step with XLA (jit_compile).")
+
+# Distribution, accepted for tf_cnn_benchmarks command lines.
+flags.DEFINE_string("variable_update", None,
+                    "How gradients are combined across devices. This runner trains on one "
+                    "device, so only unset or 'replicated' with --num_gpus=1 act the same.")
+flags.DEFINE_string("all_reduce_spec", None,
+                    "tf_cnn_benchmarks' all-reduce algorithm; accepted, not used on one device.")
+
+# Initial weights and fine-tuning.
+flags.DEFINE_string("keras_weights", None,
+                    "Keras Applications' InceptionV3 HDF5 weights (with or without the top) to "
+                    "start from when --train_dir has no checkpoint yet. With another "
+                    "--num_classes the logits start fresh.")
+flags.DEFINE_string("slim_checkpoint", None,
+                    "TF-Slim's InceptionV3 checkpoint (inception_v3.ckpt, 1001 classes) to start "
+                    "from when --train_dir has no checkpoint yet. With another --num_classes "
+                    "the logits and auxiliary logits start fresh.")
+flags.DEFINE_string("trainable_scopes", None,
+                    "Comma-separated layer-name prefixes to train, such as logits,aux_logits "
+                    "or mixed_7,logits; every other layer is frozen, its batch norm in "
+                    "inference mode. Default: train all layers.")
 
 # Threads.
 flags.DEFINE_integer("num_intra_threads", None,
@@ -147,9 +225,16 @@ def validate_flags(flag_values):
                       "run_train_inceptionV3_multigpu_imagenet.sh for several GPUs."
                       % flag_values.num_gpus)
 
+    if flag_values.loss_type_to_report not in SUPPORTED_LOSS_TYPES:
+        errors.append("--loss_type_to_report=%s is invalid; use total_loss or base_loss."
+                      % flag_values.loss_type_to_report)
+    if flag_values.use_fp16 and flag_values.use_bf16:
+        errors.append("--use_fp16 and --use_bf16 both set the compute precision; give one.")
+
     errors.extend(_validate_run_length(flag_values))
     errors.extend(_validate_evaluation(flag_values))
     errors.extend(_validate_ranges(flag_values))
+    errors.extend(_validate_initial_weights(flag_values))
     return errors
 
 
@@ -175,16 +260,30 @@ def _validate_evaluation(flag_values):
     if every_n_epochs is not None and flag_values.data_dir is None:
         errors.append("--eval_during_training_every_n_epochs needs --data_dir with validation "
                       "shards; synthetic data has no validation set.")
-    if flag_values.eval and flag_values.train_dir is None:
-        errors.append("--eval needs --train_dir, the folder of the checkpoints to evaluate.")
+    if flag_values.eval and flag_values.train_dir is None and flag_values.checkpoint is None:
+        errors.append("--eval needs --train_dir or --checkpoint, the checkpoints to evaluate.")
     if flag_values.eval and flag_values.data_dir is None:
         errors.append("--eval needs --data_dir with validation shards.")
+
+    every_n_steps = flag_values.eval_during_training_every_n_steps
+    if every_n_epochs is not None and every_n_steps is not None:
+        errors.append("--eval_during_training_every_n_epochs and "
+                      "--eval_during_training_every_n_steps both set the evaluation period; "
+                      "give one.")
+    if every_n_steps is not None and flag_values.data_dir is None:
+        errors.append("--eval_during_training_every_n_steps needs --data_dir with validation "
+                      "shards.")
+    if flag_values.checkpoint is not None and not flag_values.eval:
+        errors.append("--checkpoint selects what --eval evaluates; add --eval, or use "
+                      "--train_dir to resume training.")
+    if flag_values.eval_interval_secs is not None and not flag_values.eval:
+        errors.append("--eval_interval_secs needs --eval.")
 
     target = flag_values.stop_at_top_1_accuracy
     if target is not None and not 0.0 < target <= 1.0:
         errors.append("--stop_at_top_1_accuracy=%g is invalid; give a fraction in (0, 1], "
                       "such as 0.78." % target)
-    if target is not None and every_n_epochs is None:
+    if target is not None and every_n_epochs is None and every_n_steps is None:
         errors.append("--stop_at_top_1_accuracy needs periodic evaluation: add "
                       "--eval_during_training_every_n_epochs.")
     if flag_values.num_eval_epochs <= 0:
@@ -210,7 +309,34 @@ def _validate_ranges(flag_values):
     if flag_values.gradient_clip < 0:
         errors.append("--gradient_clip=%g is invalid; use 0 (off) or a positive global norm."
                       % flag_values.gradient_clip)
+    if not 0.0 <= flag_values.moving_average_decay < 1.0:
+        errors.append("--moving_average_decay=%g is invalid; use a value in [0, 1), such as "
+                      "0.9999, or 0 to turn it off." % flag_values.moving_average_decay)
+    if flag_values.num_learning_rate_warmup_epochs < 0:
+        errors.append("--num_learning_rate_warmup_epochs=%g is invalid; use 0 or more."
+                      % flag_values.num_learning_rate_warmup_epochs)
+    if flag_values.piecewise_learning_rate_schedule is not None:
+        from tf_cnn_benchmarks import learning_rate
+        try:
+            learning_rate.parse_piecewise_schedule(flag_values.piecewise_learning_rate_schedule)
+        except ValueError as error:
+            errors.append(str(error))
     if flag_values.num_epochs_per_decay <= 0:
         errors.append("--num_epochs_per_decay=%g is invalid; use a positive number."
                       % flag_values.num_epochs_per_decay)
+    return errors
+
+
+def _validate_initial_weights(flag_values):
+    errors = []
+    if flag_values.keras_weights and flag_values.slim_checkpoint:
+        errors.append("--keras_weights and --slim_checkpoint both set the initial weights; "
+                      "give one.")
+    for flag_name in ("keras_weights", "slim_checkpoint"):
+        path = getattr(flag_values, flag_name)
+        if path and not (os.path.isfile(path) or os.path.isfile(path + ".index")):
+            errors.append("--%s=%s not found. Check the path." % (flag_name, path))
+        if path and flag_values.eval:
+            errors.append("--%s sets the weights a training run starts from; --eval evaluates "
+                          "checkpoints in --train_dir. Drop one of them." % flag_name)
     return errors

@@ -13,8 +13,11 @@ from models import inception_v3
 from models import model_stats
 from tf_cnn_benchmarks import checkpoints
 from tf_cnn_benchmarks import dllogger_log
+from tf_cnn_benchmarks import eval_checkpoints
 from tf_cnn_benchmarks import flags
+from tf_cnn_benchmarks import forward_only
 from tf_cnn_benchmarks import hardware
+from tf_cnn_benchmarks import precision
 from tf_cnn_benchmarks import training_loop
 
 FLAGS = flags.FLAGS
@@ -124,27 +127,6 @@ def check_data_dir(flag_values, num_classes):
     imagenet_tfrecord.check_label_range(flag_values.data_dir, num_classes)
 
 
-def run_evaluation(flag_values, model, logger):
-    """Evaluate the latest checkpoint in --train_dir (the --eval mode)."""
-    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    checkpoint = checkpoints.create_checkpoint(global_step, model)
-    manager = checkpoints.create_manager(checkpoint, flag_values.train_dir,
-                                         flag_values.max_ckpts_to_keep)
-    path = checkpoints.restore_latest(checkpoint, manager, partial=True)
-    if path is None:
-        raise ValueError("--train_dir=%s contains no checkpoint to evaluate. Train first, or "
-                         "point --train_dir at the folder of a training run."
-                         % flag_values.train_dir)
-    log("Evaluating %s (step %d)" % (path, int(global_step)))
-
-    results = training_loop.evaluate_validation_set(flag_values, model)
-    training_loop.report_evaluation(results, int(global_step), logger, epoch=None)
-    logger.log_step((), {"eval.top_1_accuracy": results["top_1_accuracy"],
-                         "eval.top_5_accuracy": results["top_5_accuracy"],
-                         "eval.num_images": results["num_images"],
-                         "global_step": int(global_step)})
-
-
 def log_run_metadata(logger, flag_values, num_classes, data_format, gpus):
     logger.log_parameters(runner_flag_values(flag_values))
     logger.log_parameters({
@@ -152,22 +134,36 @@ def log_run_metadata(logger, flag_values, num_classes, data_format, gpus):
         "devices": hardware.device_description(gpus),
         "world_size": 1,
         "global_batch_size": flag_values.batch_size,
+        "compute_dtype": "float16" if flag_values.use_fp16 else
+                         "bfloat16" if flag_values.use_bf16 else "float32",
         "num_classes": num_classes,
         "data_format": "NCHW" if data_format == "channels_first" else "NHWC",
         "git_commit": git_commit(),
     })
-    for metric, unit in (("train.images_per_sec", "images/s"), ("train.total_loss", None),
-                         ("train.learning_rate", None), ("eval.top_1_accuracy", "fraction"),
-                         ("eval.top_5_accuracy", "fraction"), ("train.time", "s")):
+    for metric, unit in (("images_per_sec", "images/s"), ("total_loss", None),
+                         ("learning_rate", None), ("train.images_per_sec", "images/s"),
+                         ("train.total_loss", None), ("train.time", "s"),
+                         ("eval.top_1_accuracy", "fraction"), ("eval.top_5_accuracy", "fraction"),
+                         ("eval_ema.top_1_accuracy", "fraction"),
+                         ("eval_ema.top_5_accuracy", "fraction")):
         logger.log_metadata(metric, unit=unit)
 
 
-def run(flag_values):
-    gpus = hardware.visible_gpus()
-    data_format, note = hardware.resolve_data_format(flag_values.data_format, gpus)
-    if note:
-        log(note)
+def ignored_flag_warnings(flag_values):
+    """Return one warning naming the tf_cnn_benchmarks flags given here without effect."""
+    ignored = []
+    if flag_values.variable_update not in (None, "replicated"):
+        ignored.append("--variable_update=%s" % flag_values.variable_update)
+    if flag_values.all_reduce_spec is not None:
+        ignored.append("--all_reduce_spec=%s" % flag_values.all_reduce_spec)
+    if not ignored:
+        return []
+    return ["WARNING: %s accepted but not used: this runner trains on one device."
+            % ", ".join(ignored)]
 
+
+def prepare_data(flag_values):
+    """Check --data_dir and return the number of logits."""
     info = None
     if flag_values.data_dir is not None:
         imagenet_tfrecord.find_shards(flag_values.data_dir, "train")
@@ -175,22 +171,52 @@ def run(flag_values):
     num_classes = resolve_num_classes(flag_values, info)
     if flag_values.data_dir is not None:
         check_data_dir(flag_values, num_classes)
+    return num_classes
 
+
+def forward_only_dataset(flag_values, num_classes):
+    if flag_values.data_dir is None:
+        return imagenet_tfrecord.synthetic_dataset(flag_values.batch_size,
+                                                   flag_values.image_size, num_classes)
+    return imagenet_tfrecord.evaluation_dataset(flag_values.data_dir, flag_values.batch_size,
+                                                flag_values.image_size).repeat()
+
+
+def run(flag_values):
+    gpus = hardware.visible_gpus()
+    data_format, note = hardware.resolve_data_format(flag_values.data_format, gpus)
+    compute_dtype, precision_notes = precision.configure_precision(flag_values, gpus)
+    for line in [note] + precision_notes + ignored_flag_warnings(flag_values):
+        if line:
+            log(line)
+    if flag_values.deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+    num_classes = prepare_data(flag_values)
     log("TensorFlow:  %s" % tf.__version__)
     log("Device:      %s" % hardware.device_description(gpus))
     log("Data:        %s" % (flag_values.data_dir or "synthetic"))
-    tf.random.set_seed(flag_values.tf_random_seed)
+    log("Precision:   %s compute, float32 variables%s"
+        % (compute_dtype, ", XLA" if flag_values.xla else ""))
+    # Seeds Python, NumPy, TensorFlow and Keras 3's own generator (its initializers ignore
+    # tf.random.set_seed).
+    tf.keras.utils.set_random_seed(flag_values.tf_random_seed)
     model = build_model(flag_values, num_classes, data_format)
+
+    if flag_values.forward_only:
+        forward_only.run_forward_only(flag_values, model,
+                                      forward_only_dataset(flag_values, num_classes))
+        return
 
     logger = dllogger_log.DlloggerLog(dllogger_path(flag_values))
     try:
         log_run_metadata(logger, flag_values, num_classes, data_format, gpus)
         if flag_values.eval:
-            run_evaluation(flag_values, model, logger)
+            eval_checkpoints.run_evaluation(flag_values, model, logger)
         else:
             if flag_values.train_dir:
                 write_model_config(flag_values, num_classes)
-            training_loop.train(flag_values, model, num_classes, logger)
+            training_loop.train(flag_values, model, num_classes, logger, compute_dtype)
     finally:
         logger.close()
 
@@ -214,4 +240,11 @@ def main(argv):
         run(FLAGS)
     except USER_ERRORS as error:
         sys.exit("error: %s" % error)
-
+    except training_loop.TrainingInterrupted as interruption:
+        log(str(interruption))
+        # The shell convention for a process ended by a signal, after a clean save.
+        sys.exit(128 + interruption.signal_number)
+    except tf.errors.ResourceExhaustedError as error:
+        sys.exit("error: out of memory at --batch_size=%d (BATCH_SIZE in the scripts): %s. "
+                 "Lower the batch size." % (FLAGS.batch_size,
+                                            str(error).strip().splitlines()[0]))

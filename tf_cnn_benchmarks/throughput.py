@@ -61,6 +61,20 @@ class ThroughputMeter:
         return self.measured_steps * self.images_per_step / self.measured_seconds
 
 
+def remaining_seconds(meter, remaining_steps):
+    """Return the estimated seconds for `remaining_steps` at the measured speed, or None."""
+    mean, _, _ = meter.speed_summary()
+    if not meter.step_speeds or mean <= 0:
+        return None
+    return remaining_steps * meter.images_per_step / mean
+
+
+def format_duration(seconds):
+    """Return `seconds` as h:mm:ss."""
+    seconds = int(round(seconds))
+    return "%d:%02d:%02d" % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
 def format_step_row(step, meter, loss):
     mean, uncertainty, jitter = meter.speed_summary()
     return "%d\timages/sec: %.1f +/- %.1f (jitter = %.1f)\t%.3f" % (

@@ -5,12 +5,42 @@ import tensorflow as tf
 from tf_cnn_benchmarks import losses
 
 
+class DynamicLossScale(tf.Module):
+    """float16 loss scaling: multiply the loss before the gradients and divide them after.
+
+    The scale halves whenever a gradient is not finite (that step is skipped) and doubles after
+    `growth_steps` finite steps in a row, the scheme of TensorFlow's mixed-precision guide.
+    """
+
+    def __init__(self, initial_scale=2.0 ** 15, growth_steps=2000):
+        super().__init__(name="loss_scale")
+        self.scale = tf.Variable(initial_scale, dtype=tf.float32, trainable=False,
+                                 name="current_loss_scale")
+        self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="good_steps")
+        self.growth_steps = growth_steps
+
+    def update(self, gradients_are_finite):
+        def grow_or_count():
+            grow = self.good_steps + 1 >= self.growth_steps
+            self.scale.assign(tf.where(grow, self.scale * 2.0, self.scale))
+            self.good_steps.assign(tf.where(grow, tf.constant(0, tf.int64),
+                                            self.good_steps + 1))
+
+        def shrink():
+            self.scale.assign(tf.maximum(self.scale / 2.0, 1.0))
+            self.good_steps.assign(0)
+
+        tf.cond(gradients_are_finite, grow_or_count, shrink)
+
+
 class TrainStep:
     """Callable `tf.function` that trains the model on one batch and returns its loss terms."""
 
-    def __init__(self, model, optimizer, learning_rate_schedule, global_step, label_smoothing,
-                 aux_loss_weight, weight_decay, gradient_clip):
+    def __init__(self, model, variables, optimizer, learning_rate_schedule, global_step,
+                 label_smoothing, aux_loss_weight, weight_decay, gradient_clip,
+                 weight_average=None, loss_scale=None, jit_compile=False):
         self.model = model
+        self.variables = variables
         self.optimizer = optimizer
         self.learning_rate_schedule = learning_rate_schedule
         self.global_step = global_step
@@ -18,32 +48,66 @@ class TrainStep:
         self.aux_loss_weight = aux_loss_weight
         self.weight_decay = weight_decay
         self.gradient_clip = gradient_clip
+        self.weight_average = weight_average
+        self.loss_scale = loss_scale
         self.kernels = losses.regularized_kernels(model)
-        self.variables = model.trainable_variables
-        self._step = tf.function(self._train_step)
+        self._step = tf.function(self._train_step, jit_compile=jit_compile or None)
 
     def __call__(self, images, labels):
         return self._step(images, labels)
 
-    def _train_step(self, images, labels):
-        labels = tf.cast(labels, tf.int32)
+    def _gradients(self, images, labels):
         with tf.GradientTape() as tape:
             outputs = self.model(images, training=True)
-            logits, aux_logits = outputs if isinstance(outputs, (list, tuple)) else (outputs,
-                                                                                     None)
+            if isinstance(outputs, (list, tuple)):
+                logits, aux_logits = outputs
+            else:
+                logits, aux_logits = outputs, None
             terms = losses.total_loss(labels, logits, aux_logits, self.kernels,
                                       self.label_smoothing, self.aux_loss_weight,
                                       self.weight_decay)
+            loss_to_minimize = terms["total_loss"]
+            if self.loss_scale is not None:
+                loss_to_minimize = loss_to_minimize * self.loss_scale.scale
 
-        gradients = tape.gradient(terms["total_loss"], self.variables)
+        gradients = tape.gradient(loss_to_minimize, self.variables)
+        if self.loss_scale is not None:
+            gradients = [None if gradient is None else
+                         tf.cast(gradient, tf.float32) / self.loss_scale.scale
+                         for gradient in gradients]
+
+        terms["top_1_accuracy"] = tf.reduce_mean(
+            tf.cast(tf.math.in_top_k(labels, tf.cast(logits, tf.float32), 1), tf.float32))
+        terms["top_5_accuracy"] = tf.reduce_mean(tf.cast(
+            tf.math.in_top_k(labels, tf.cast(logits, tf.float32), min(5, logits.shape[-1])),
+            tf.float32))
+        return gradients, terms
+
+    def _apply(self, gradients, learning_rate):
+        self.optimizer.apply_gradients(gradients, self.variables, learning_rate,
+                                       self.global_step)
+        if self.weight_average is not None:
+            self.weight_average.update(self.global_step)
+
+    def _train_step(self, images, labels):
+        labels = tf.cast(labels, tf.int32)
+        gradients, terms = self._gradients(images, labels)
+
         if self.gradient_clip:
             gradients, terms["gradient_norm"] = tf.clip_by_global_norm(gradients,
                                                                        self.gradient_clip)
-
         learning_rate = self.learning_rate_schedule(self.global_step)
-        self.optimizer.apply_gradients(gradients, self.variables, learning_rate,
-                                       self.global_step)
-        self.global_step.assign_add(1)
 
+        if self.loss_scale is None:
+            self._apply(gradients, learning_rate)
+        else:
+            # A float16 overflow makes some gradients infinite; skip that update.
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(gradient))
+                                    for gradient in gradients if gradient is not None])
+            tf.cond(finite, lambda: self._apply(gradients, learning_rate), lambda: None)
+            self.loss_scale.update(finite)
+            terms["loss_scale"] = self.loss_scale.scale
+
+        self.global_step.assign_add(1)
         terms["learning_rate"] = learning_rate
         return terms

@@ -1,6 +1,7 @@
 """The training loop: steps, the step table, periodic evaluation and checkpoints."""
 
 import math
+import signal
 import time
 
 import tensorflow as tf
@@ -8,9 +9,12 @@ import tensorflow as tf
 from data import imagenet_tfrecord
 from tf_cnn_benchmarks import checkpoints
 from tf_cnn_benchmarks import evaluation
+from tf_cnn_benchmarks import initialization
 from tf_cnn_benchmarks import learning_rate
+from tf_cnn_benchmarks import moving_average
 from tf_cnn_benchmarks import optimizers
 from tf_cnn_benchmarks import throughput
+from tf_cnn_benchmarks.train_step import DynamicLossScale
 from tf_cnn_benchmarks.train_step import TrainStep
 
 # ILSVRC-2012 training images: the epoch length of synthetic data.
@@ -25,6 +29,14 @@ def log(message):
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGTERM or SIGINT arrived; a checkpoint was saved. `signal_number` is the signal."""
+
+    def __init__(self, signal_number, message):
+        super().__init__(message)
+        self.signal_number = signal_number
 
 
 def num_training_images(flag_values):
@@ -43,31 +55,77 @@ def total_training_steps(flag_values, num_images, global_batch_size):
 
 
 def evaluate_validation_set(flag_values, model):
-    """Score the validation shards (all of them, or the --num_eval_epochs fraction below 1)."""
+    """Score the validation shards: all of them, the --num_eval_epochs fraction below 1, or
+    the first --num_eval_batches batches."""
     dataset = imagenet_tfrecord.evaluation_dataset(flag_values.data_dir, flag_values.batch_size,
                                                    flag_values.image_size)
     max_images = None
     if flag_values.num_eval_epochs < 1.0:
         num_images = imagenet_tfrecord.num_examples(flag_values.data_dir, "validation")
         max_images = max(1, int(flag_values.num_eval_epochs * num_images))
+    if flag_values.num_eval_batches is not None:
+        batch_limit = flag_values.num_eval_batches * flag_values.batch_size
+        max_images = batch_limit if max_images is None else min(max_images, batch_limit)
     return evaluation.evaluate(evaluation.make_eval_step(model), dataset, max_images)
 
 
+def evaluate_with_average(flag_values, model, weight_average):
+    """Return {"raw": results, "ema": results or None}: the trained and averaged weights."""
+    results = {"raw": evaluate_validation_set(flag_values, model), "ema": None}
+    if weight_average is not None:
+        with weight_average.swapped_in():
+            results["ema"] = evaluate_validation_set(flag_values, model)
+    return results
+
+
+def headline_results(results):
+    """Return the results that count for early stopping and summaries: EMA when present."""
+    return results["ema"] or results["raw"]
+
+
 def report_evaluation(results, step, logger, epoch):
-    """Print tf_cnn_benchmarks' accuracy line and log an eval record."""
-    log("Accuracy @ 1 = %.4f Accuracy @ 5 = %.4f [%d examples] (step %d)"
-        % (results["top_1_accuracy"], results["top_5_accuracy"], results["num_images"], step))
-    if epoch is not None:
-        logger.log_step((epoch, step), {"eval.top_1_accuracy": results["top_1_accuracy"],
-                                        "eval.top_5_accuracy": results["top_5_accuracy"],
-                                        "eval.num_images": results["num_images"],
-                                        "eval.images_per_sec": results["images_per_sec"]})
+    """Print tf_cnn_benchmarks' accuracy line for each weight set and log an eval record."""
+    record = {}
+    for name, label in (("raw", "trained weights"), ("ema", "moving-average weights")):
+        result = results.get(name)
+        if result is None:
+            continue
+        log("Accuracy @ 1 = %.4f Accuracy @ 5 = %.4f [%d examples] (step %d, %s)"
+            % (result["top_1_accuracy"], result["top_5_accuracy"], result["num_images"], step,
+               label))
+        prefix = "eval." if name == "raw" else "eval_ema."
+        record.update({prefix + "top_1_accuracy": result["top_1_accuracy"],
+                       prefix + "top_5_accuracy": result["top_5_accuracy"],
+                       prefix + "num_images": result["num_images"],
+                       prefix + "images_per_sec": result["images_per_sec"]})
+    logger.log_step((epoch, step) if epoch is not None else (), record)
+
+
+class _StopSignal:
+    """Remembers SIGTERM or SIGINT so the loop can save a checkpoint before it exits."""
+
+    def __init__(self):
+        self.signal_number = None
+        self.previous_handlers = {}
+
+    def __enter__(self):
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            self.previous_handlers[signal_number] = signal.signal(signal_number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for signal_number, handler in self.previous_handlers.items():
+            signal.signal(signal_number, handler)
+
+    def _handle(self, signal_number, frame):
+        del frame
+        self.signal_number = signal_number
 
 
 class _Run:
     """State of one training run: the step function, the checkpoint and the schedule."""
 
-    def __init__(self, flag_values, model, num_classes):
+    def __init__(self, flag_values, model, num_classes, compute_dtype):
         self.flags = flag_values
         self.model = model
         self.num_classes = num_classes
@@ -76,43 +134,54 @@ class _Run:
         self.steps_per_epoch = max(1, self.num_images // self.global_batch_size)
         self.total_steps = total_training_steps(flag_values, self.num_images,
                                                 self.global_batch_size)
-
-        self.initial_learning_rate = (flag_values.init_learning_rate
-                                      or learning_rate.scaled_learning_rate(
-                                          self.global_batch_size))
-        self.schedule = learning_rate.StaircaseDecay(
-            self.initial_learning_rate,
-            flag_values.num_epochs_per_decay * self.steps_per_epoch,
-            flag_values.learning_rate_decay_factor, flag_values.minimum_learning_rate)
+        self.schedule = learning_rate.create_schedule(flag_values, self.global_batch_size,
+                                                      self.steps_per_epoch)
+        self.initial_learning_rate = self.schedule.initial_learning_rate
 
         self.global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        initialization.apply_trainable_scopes(model, flag_values.trainable_scopes)
         trainable = checkpoints.named_trainable_variables(model)
         self.optimizer = optimizers.create_optimizer(flag_values.optimizer, trainable,
                                                      flag_values)
-        self.train_step = TrainStep(model, self.optimizer, self.schedule, self.global_step,
-                                    flag_values.label_smoothing, flag_values.aux_loss_weight,
-                                    flag_values.weight_decay, flag_values.gradient_clip)
+        self.weight_average = None
+        if flag_values.moving_average_decay:
+            self.weight_average = moving_average.WeightAverage(
+                checkpoints.named_model_variables(model), flag_values.moving_average_decay)
+        self.loss_scale = DynamicLossScale() if compute_dtype == "float16" else None
+        self.train_step = TrainStep(
+            model, list(trainable.values()), self.optimizer, self.schedule, self.global_step,
+            flag_values.label_smoothing, flag_values.aux_loss_weight, flag_values.weight_decay,
+            flag_values.gradient_clip, self.weight_average, self.loss_scale,
+            jit_compile=flag_values.xla)
 
         self.manager = None
         if flag_values.train_dir:
-            self.checkpoint = checkpoints.create_checkpoint(self.global_step, model,
-                                                            self.optimizer)
+            self.checkpoint = checkpoints.create_checkpoint(
+                self.global_step, model, self.optimizer, self.weight_average, self.loss_scale)
             self.manager = checkpoints.create_manager(self.checkpoint, flag_values.train_dir,
                                                       flag_values.max_ckpts_to_keep)
+        self.last_save_time = time.time()
+        self.eval_every_steps = self._eval_period()
 
-        self.eval_every_steps = None
-        if flag_values.eval_during_training_every_n_epochs:
-            self.eval_every_steps = max(1, round(
-                flag_values.eval_during_training_every_n_epochs * self.steps_per_epoch))
+    def _eval_period(self):
+        if self.flags.eval_during_training_every_n_steps:
+            return self.flags.eval_during_training_every_n_steps
+        if self.flags.eval_during_training_every_n_epochs:
+            return max(1, round(self.flags.eval_during_training_every_n_epochs
+                                * self.steps_per_epoch))
+        return None
 
     def restore(self):
-        """Resume from the latest checkpoint; return the step to continue after."""
+        """Resume from the latest readable checkpoint; return the step to continue after."""
         if self.manager is None:
+            initialization.initialize_run(self.flags, self.model, self.weight_average)
             return 0
-        path = checkpoints.restore_latest(self.checkpoint, self.manager)
+        path = checkpoints.restore_latest(self.checkpoint, self.manager, self.model)
         if path is None:
             log("No checkpoint in %s: training from step 0." % self.flags.train_dir)
+            initialization.initialize_run(self.flags, self.model, self.weight_average)
             return 0
+        initialization.note_ignored_initial_weights(self.flags)
         step = int(self.global_step)
         log("Resuming from checkpoint %s at step %d; continuing at step %d."
             % (path, step, step + 1))
@@ -122,23 +191,39 @@ class _Run:
         if self.manager is None:
             return None
         path = self.manager.save(checkpoint_number=step)
+        self.last_save_time = time.time()
         log("Saved checkpoint %s" % path)
         return path
+
+    def latest_saved_step(self):
+        if self.manager is None or self.manager.latest_checkpoint is None:
+            return -1
+        return checkpoints.checkpoint_step(self.manager.latest_checkpoint)
 
     def dataset(self, start_step):
         if self.flags.data_dir is None:
             return imagenet_tfrecord.synthetic_dataset(self.flags.batch_size,
                                                        self.flags.image_size, self.num_classes,
                                                        seed=self.flags.tf_random_seed)
-        # A different seed after each resume, so a resumed run does not replay the batches
-        # that the first run started with.
+        # The same seed on every resume, and the batches of earlier runs skipped before they
+        # are decoded, so a resumed run sees the batches an uninterrupted one would have seen.
         return imagenet_tfrecord.training_dataset(
             self.flags.data_dir, self.flags.batch_size, self.flags.image_size,
-            seed=self.flags.tf_random_seed + start_step,
-            use_caching=self.flags.datasets_use_caching)
+            seed=self.flags.tf_random_seed, use_caching=self.flags.datasets_use_caching,
+            skip_batches=start_step)
 
     def epoch_of(self, step):
         return (step - 1) // self.steps_per_epoch
+
+    def save_due(self, step):
+        if self.flags.save_model_steps and step % self.flags.save_model_steps == 0:
+            return True
+        return bool(self.flags.save_model_secs and
+                    time.time() - self.last_save_time >= self.flags.save_model_secs)
+
+    def eval_due(self, step):
+        return bool(self.eval_every_steps) and (step % self.eval_every_steps == 0
+                                                or step == self.total_steps)
 
 
 def _log_start(run, start_step):
@@ -160,6 +245,12 @@ def _step_record(run, step, terms, meter):
     return record
 
 
+def _reported_loss(flag_values, terms):
+    if flag_values.loss_type_to_report == "base_loss":
+        return float(terms["cross_entropy"])
+    return float(terms["total_loss"])
+
+
 def _check_finite(loss, step, run):
     if math.isfinite(loss):
         return
@@ -169,10 +260,53 @@ def _check_finite(loss, step, run):
         "--init_learning_rate or check the input data." % (loss, step, last or "(none saved)"))
 
 
-def train(flag_values, model, num_classes, logger):
-    """Train to --num_batches or --num_epochs, resuming from --train_dir when it has one."""
-    run = _Run(flag_values, model, num_classes)
+class _Summaries:
+    """TensorBoard scalars in --train_dir, every --save_summaries_steps steps."""
+
+    def __init__(self, flag_values):
+        self.every = flag_values.save_summaries_steps
+        if self.every is None:
+            self.every = flag_values.display_every
+        self.writer = None
+        if flag_values.train_dir and self.every:
+            self.writer = tf.summary.create_file_writer(flag_values.train_dir)
+
+    def write(self, step, scalars):
+        if self.writer is None or step % self.every:
+            return
+        with self.writer.as_default():
+            for name, value in scalars.items():
+                tf.summary.scalar(name, value, step=step)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.flush()
+
+
+def _row(run, step, meter, terms):
+    """Return the table row: step, images/sec, loss, then optional accuracy and the ETA."""
+    row = throughput.format_step_row(step, meter, _reported_loss(run.flags, terms))
+    if run.flags.print_training_accuracy:
+        row += "\t%.4f\t%.4f" % (float(terms["top_1_accuracy"]), float(terms["top_5_accuracy"]))
+    remaining = throughput.remaining_seconds(meter, run.total_steps - step)
+    if remaining is not None:
+        row += "\tETA %s" % throughput.format_duration(remaining)
+    return row
+
+
+def train(flag_values, model, num_classes, logger, compute_dtype="float32",
+          initialize_weights=None):
+    """Train to --num_batches or --num_epochs, resuming from --train_dir when it has one.
+
+    `initialize_weights(model)`, when given, runs when no checkpoint exists yet. Raises
+    TrainingInterrupted after saving a checkpoint when SIGTERM or SIGINT arrives.
+    """
+    run = _Run(flag_values, model, num_classes, compute_dtype)
     start_step = run.restore()
+    if start_step == 0 and initialize_weights is not None:
+        initialize_weights(model)
+        if run.weight_average is not None:
+            run.weight_average.reset()
     if start_step >= run.total_steps:
         log("The checkpoint is at step %d and this run asks for %d steps in total: nothing "
             "to train. Raise --num_batches or --num_epochs to train further."
@@ -184,42 +318,67 @@ def train(flag_values, model, num_classes, logger):
                            "steps_per_epoch": run.steps_per_epoch,
                            "start_step": start_step})
     _log_start(run, start_step)
+    with _StopSignal() as stop_signal:
+        _train_steps(run, start_step, logger, stop_signal)
+
+
+def _train_steps(run, start_step, logger, stop_signal):
+    flag_values = run.flags
     meter = throughput.ThroughputMeter(run.global_batch_size, flag_values.num_warmup_batches)
+    summaries = _Summaries(flag_values)
     iterator = iter(run.dataset(start_step))
     last_eval = None
+    loss = float("nan")
     run_start = time.time()
-    log(throughput.TABLE_HEADER)
+    header = throughput.TABLE_HEADER.replace("total_loss", flag_values.loss_type_to_report)
+    if flag_values.print_training_accuracy:
+        header += "\ttop_1_accuracy\ttop_5_accuracy"
+    log(header)
 
     for step in range(start_step + 1, run.total_steps + 1):
         step_start = time.time()
         images, labels = next(iterator)
         terms = run.train_step(images, labels)
-        loss = float(terms["total_loss"])
+        loss = _reported_loss(flag_values, terms)
         meter.record_step(time.time() - step_start)
         _check_finite(loss, step, run)
 
         if step == start_step + 1 or step % flag_values.display_every == 0 or \
                 step == run.total_steps:
-            log(throughput.format_step_row(step, meter, loss))
+            log(_row(run, step, meter, terms))
             logger.log_step((run.epoch_of(step), step), _step_record(run, step, terms, meter))
+        summaries.write(step, {"loss/total_loss": terms["total_loss"],
+                               "loss/cross_entropy": terms["cross_entropy"],
+                               "learning_rate": terms["learning_rate"],
+                               "images_per_sec": meter.last_speed})
 
-        if flag_values.save_model_steps and step % flag_values.save_model_steps == 0:
-            run.save(step)
+        if stop_signal.signal_number is not None:
+            path = run.save(step)
+            summaries.close()
+            name = signal.Signals(stop_signal.signal_number).name
+            raise TrainingInterrupted(
+                stop_signal.signal_number,
+                "%s received: stopped after step %d; checkpoint %s. Rerun the same command "
+                "to resume." % (name, step, path or "not saved (no --train_dir)"))
 
-        if run.eval_every_steps and (step % run.eval_every_steps == 0
-                                     or step == run.total_steps):
-            last_eval = evaluate_validation_set(flag_values, model)
-            report_evaluation(last_eval, step, logger, run.epoch_of(step))
+        if run.eval_due(step):
+            results = evaluate_with_average(flag_values, run.model, run.weight_average)
+            summaries.write(step, {"eval/top_1_accuracy": results["raw"]["top_1_accuracy"]})
+            report_evaluation(results, step, logger, run.epoch_of(step))
+            last_eval = headline_results(results)
             run.save(step)
             target = flag_values.stop_at_top_1_accuracy
             if target is not None and last_eval["top_1_accuracy"] >= target:
                 log("Top-1 accuracy %.4f reached --stop_at_top_1_accuracy=%g at step %d; "
                     "stopping." % (last_eval["top_1_accuracy"], target, step))
                 break
+        elif run.save_due(step):
+            run.save(step)
 
     log(throughput.format_total(meter))
-    if run.manager is not None and _checkpoint_step(run) != int(run.global_step):
+    if run.manager is not None and run.latest_saved_step() != int(run.global_step):
         run.save(int(run.global_step))
+    summaries.close()
 
     summary = {"train.total_loss": loss, "train.time": time.time() - run_start,
                "global_step": int(run.global_step)}
@@ -230,11 +389,3 @@ def train(flag_values, model, num_classes, logger):
         summary["eval.top_1_accuracy"] = last_eval["top_1_accuracy"]
         summary["eval.top_5_accuracy"] = last_eval["top_5_accuracy"]
     logger.log_step((), summary)
-
-
-def _checkpoint_step(run):
-    """Return the step of the latest checkpoint, or -1 when there is none."""
-    path = run.manager.latest_checkpoint
-    if path is None:
-        return -1
-    return int(path.rsplit("-", 1)[-1])
