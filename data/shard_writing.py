@@ -142,7 +142,8 @@ class SplitWriter:
         example = make_example(decoded.image, os.path.basename(decoded.path),
                                self.label_offset + synset_index, synset,
                                self.folder.names[synset], decoded.boxes)
-        return example.SerializeToString()
+        # Map keys sorted, so that the same input gives the same bytes in every process.
+        return example.SerializeToString(deterministic=True)
 
 
 def note_decoded(result, decoded, box_report):
