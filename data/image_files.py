@@ -182,8 +182,8 @@ def describe_label_numbering(synsets):
 def synset_in_path(relative_path, synset_indices):
     """Return the synset id that a folder or file-name prefix of the path names, or None.
 
-    ImageNet training files are `<synset>/<synset>_<number>.JPEG`, so their path tells
-    which synset an integer label must be.
+    ImageNet training files are `<synset>/<synset>_<number>.JPEG`, so their path names
+    the synset that an integer label must point at.
     """
     parts = relative_path.replace("\\", "/").split("/")
     candidates = parts[:-1] + [parts[-1].split("_", 1)[0]]

@@ -7,7 +7,7 @@ input range of Inception models.
 
 Both decode JPEG records with the fused `tf.image.decode_and_crop_jpeg`, which decodes only
 the crop. Records of other tools may hold PNG, GIF or BMP, which are decoded whole and then
-cropped. Every output has 3 channels, whatever the record holds (grayscale, CMYK, alpha).
+cropped. Every output has 3 channels, whatever the record contains (grayscale, CMYK, alpha).
 Training can add TF-Slim's random colour distortion (data/color_distortion.py).
 """
 
@@ -106,7 +106,7 @@ def resize(image, image_size, resize_method=DEFAULT_RESIZE_METHOD):
     """Resize `image` to image_size x image_size and return float32 values in [0, 255].
 
     Bilinear and area values are convex combinations of the input pixels, so they stay in
-    range; the clip is for the methods that overshoot, such as bicubic and lanczos.
+    range. The clip is for the methods that overshoot, such as bicubic and lanczos.
     """
     image = tf.image.resize(image, [image_size, image_size], method=resize_method)
     image = tf.clip_by_value(tf.cast(image, tf.float32), 0.0, 255.0)

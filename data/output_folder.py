@@ -75,7 +75,7 @@ def write_state(output_dir, plan_fingerprint, arguments):
 
 
 def check_output_dir(output_dir, plan_fingerprint, overwrite):
-    """Return True when `output_dir` holds an unfinished run of the same plan, to resume.
+    """Return True when `output_dir` contains an unfinished run of the same plan, to resume.
 
     Raises InvalidInputError, before anything is written, when the folder has finished
     shards or an unfinished run of another plan and `overwrite` is False.

@@ -27,7 +27,7 @@ MAX_WARNING_EXAMPLES = 10
 
 @dataclass
 class ShardResult:
-    """What one shard received; stored beside the shard so that a resumed run can report it."""
+    """Counts and skipped files of one shard, stored beside it for a resumed run to report."""
 
     index: int
     num_images: int = 0  # records written
@@ -53,7 +53,7 @@ def temporary_shard_pattern(split):
 
 
 def result_filename(split, index, num_shards):
-    """Return the name of the JSON file that holds the ShardResult of a finished shard."""
+    """Return the name of the JSON file that contains the ShardResult of a finished shard."""
     return ".%s.result.json" % dataset_info.shard_filename(split, index, num_shards)
 
 

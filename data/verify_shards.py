@@ -2,9 +2,9 @@
 
     python -m data.build_imagenet_tfrecord --verify --output_dir=DIR
 
-Checks that every record's CRCs are intact, that it parses as a tf.train.Example, that its
-image decodes to 3 channels, that its label fits the synsets of dataset_info.json, that the
-shard names are complete (0..n-1 of n) and that the record counts match the file.
+Every record must have intact CRCs, parse as a tf.train.Example, decode to 3 channels and
+have a label within the synsets of dataset_info.json. The shard names must be complete
+(0..n-1 of n), and the record counts must match the file.
 """
 
 import concurrent.futures
