@@ -136,6 +136,8 @@ def renumber_shards(output_dir, split, results):
     """Rename the non-empty shards of `split` so they are numbered 0..n-1 of n.
 
     Returns their sizes in the new order. Empty shards never got a final name.
+    NOTE: a kill during these renames leaves shards of two totals, which find_shards
+    rejects; rerun with --overwrite then.
     """
     num_planned = len(results)
     nonempty = [result for result in results if result.num_images]
