@@ -42,6 +42,15 @@ while [ $# -gt 0 ]; do
             ;;
         --epoch=*)
             epochs="${1#--epoch=}"
+            if [ -z "$epochs" ]; then
+                echo "error: --epoch= needs a value, for example --epoch=90" >&2
+                exit 2
+            fi
+            shift
+            ;;
+        --num_epochs=*)
+            epochs="${1#--num_epochs=}"
+            passthrough+=("$1")
             shift
             ;;
         --optimizer=*)
@@ -56,8 +65,16 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if [ -n "$epochs" ]; then
+if [ -n "$epochs" ] && [[ " ${passthrough[*]-} " != *" --num_epochs="* ]]; then
     passthrough=("--num_epochs=$epochs" "${passthrough[@]}")
+fi
+
+# Periodic evaluation needs validation shards; without them train without it.
+eval_flags=(--eval_during_training_every_n_epochs=1 --num_eval_epochs=1
+            --stop_at_top_1_accuracy=0.788)
+if ! compgen -G "$DATA_DIR/validation-*-of-*" >/dev/null; then
+    echo "No validation-*-of-* shards in $DATA_DIR: training without periodic evaluation."
+    eval_flags=()
 fi
 
 if [ "${FRESH:-0}" = "1" ] && [ -d "$TRAIN_DIR" ]; then
@@ -81,10 +98,8 @@ log_file="$log_dir/${timestamp}_${epochs:-default}_${BATCH_SIZE}_${optimizer}.lo
     --num_gpus=1 \
     --weight_decay=4e-5 \
     --train_dir="$TRAIN_DIR" \
-    --eval_during_training_every_n_epochs=1 \
-    --num_eval_epochs=1 \
+    "${eval_flags[@]}" \
     --datasets_use_caching \
-    --stop_at_top_1_accuracy=0.788 \
     --num_intra_threads=0 \
     --num_inter_threads=0 \
     "${passthrough[@]}" 2>&1 | tee "$log_file"

@@ -68,21 +68,28 @@ def _evaluate_new_checkpoints(flag_values, evaluator):
     log("No new checkpoint for %d s; stopping." % flag_values.eval_timeout_secs)
 
 
-def run_evaluation(flag_values, model, logger):
-    """Evaluate --checkpoint, the latest checkpoint in --train_dir, or each new one."""
-    evaluator = _Evaluator(flag_values, model, logger)
-    if flag_values.eval_interval_secs:
-        _evaluate_new_checkpoints(flag_values, evaluator)
-        return
+def checkpoint_to_evaluate(flag_values):
+    """Return the checkpoint prefix that --checkpoint or --train_dir names.
 
+    Raises CheckpointError naming the location when there is none, before any file is written.
+    """
     location = flag_values.checkpoint or flag_values.train_dir
     if not os.path.exists(location) and not os.path.exists(location + ".index"):
         raise checkpoints.CheckpointError(
             "%s not found. Give --train_dir or --checkpoint of an existing training run."
             % location)
     try:
-        path = checkpoints.resolve_checkpoint_path(location)
+        return checkpoints.resolve_checkpoint_path(location)
     except checkpoints.CheckpointError as error:
         raise checkpoints.CheckpointError(
-            "%s Train first, or point --train_dir at the folder of a training run." % error)
-    evaluator.evaluate(path)
+            "%s Train first, or point --train_dir at the folder of a training run."
+            % error) from error
+
+
+def run_evaluation(flag_values, model, logger):
+    """Evaluate --checkpoint, the latest checkpoint in --train_dir, or each new one."""
+    evaluator = _Evaluator(flag_values, model, logger)
+    if flag_values.eval_interval_secs:
+        _evaluate_new_checkpoints(flag_values, evaluator)
+        return
+    evaluator.evaluate(checkpoint_to_evaluate(flag_values))

@@ -8,6 +8,7 @@ import os
 
 from absl import flags
 
+from data import inception_preprocessing
 from models import inception_v3
 
 FLAGS = flags.FLAGS
@@ -31,6 +32,21 @@ flags.DEFINE_integer("num_classes", None,
                      "--data_dir, else 1001 (1000 ImageNet synsets plus background).")
 flags.DEFINE_boolean("datasets_use_caching", False,
                      "Cache the serialized records in memory after the first epoch.")
+flags.DEFINE_integer("label_offset", None,
+                     "Label numbering of the shards: 1 when labels are 1..N with 0 for "
+                     "background (the standard converter), 0 when they are 0..N-1. Default: as "
+                     "dataset_info.json says, else as stored.")
+flags.DEFINE_boolean("skip_corrupt_records", False,
+                     "Skip the rest of a shard after a corrupt record, with a warning and a "
+                     "count, instead of stopping with an error that names the shard.")
+flags.DEFINE_float("eval_crop_fraction", 0.875,
+                   "Fraction of the image side kept by the central evaluation crop.")
+flags.DEFINE_string("resize_method", "bilinear",
+                    "tf.image.resize method of training and evaluation crops, such as "
+                    "bilinear, bicubic or area.")
+flags.DEFINE_boolean("distort_color", False,
+                     "Random brightness, saturation, hue and contrast in training "
+                     "preprocessing.")
 
 # Model.
 flags.DEFINE_string("model", "inception3", "Model name: inception3 (alias inception_v3).")
@@ -94,7 +110,8 @@ flags.DEFINE_boolean("eval", False,
                      "Evaluate the latest checkpoint in --train_dir on the validation shards "
                      "instead of training.")
 flags.DEFINE_float("eval_during_training_every_n_epochs", None,
-                   "Evaluate on the validation shards every this many epochs while training.")
+                   "Evaluate on the validation shards every this many epochs while training, "
+                   "and at the last step; 0 turns periodic evaluation off.")
 flags.DEFINE_float("num_eval_epochs", 1.0,
                    "Fraction of the validation set to score: values of 1 or more score every "
                    "validation image once (more passes would repeat the same numbers).")
@@ -228,6 +245,16 @@ def validate_flags(flag_values):
     if flag_values.loss_type_to_report not in SUPPORTED_LOSS_TYPES:
         errors.append("--loss_type_to_report=%s is invalid; use total_loss or base_loss."
                       % flag_values.loss_type_to_report)
+    if flag_values.label_offset not in (None, 0, 1):
+        errors.append("--label_offset=%d is invalid; use 1 (labels 1..N, 0 for background) or "
+                      "0 (labels 0..N-1)." % flag_values.label_offset)
+    if not 0.0 < flag_values.eval_crop_fraction <= 1.0:
+        errors.append("--eval_crop_fraction=%g is invalid; use a fraction in (0, 1], such as "
+                      "0.875." % flag_values.eval_crop_fraction)
+    if flag_values.resize_method not in inception_preprocessing.RESIZE_METHODS:
+        errors.append("--resize_method=%s is invalid; use one of %s."
+                      % (flag_values.resize_method,
+                         ", ".join(inception_preprocessing.RESIZE_METHODS)))
     if flag_values.use_fp16 and flag_values.use_bf16:
         errors.append("--use_fp16 and --use_bf16 both set the compute precision; give one.")
 
@@ -254,9 +281,12 @@ def _validate_run_length(flag_values):
 def _validate_evaluation(flag_values):
     errors = []
     every_n_epochs = flag_values.eval_during_training_every_n_epochs
-    if every_n_epochs is not None and every_n_epochs <= 0:
+    if every_n_epochs is not None and every_n_epochs < 0:
         errors.append("--eval_during_training_every_n_epochs=%g is invalid; use a positive "
-                      "number of epochs." % every_n_epochs)
+                      "number of epochs, or 0 to turn periodic evaluation off."
+                      % every_n_epochs)
+    if every_n_epochs == 0:
+        every_n_epochs = None
     if every_n_epochs is not None and flag_values.data_dir is None:
         errors.append("--eval_during_training_every_n_epochs needs --data_dir with validation "
                       "shards; synthetic data has no validation set.")

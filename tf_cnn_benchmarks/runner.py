@@ -1,6 +1,5 @@
 """The runner: validates flags, builds the input and the model, then trains or evaluates."""
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from tf_cnn_benchmarks import eval_checkpoints
 from tf_cnn_benchmarks import flags
 from tf_cnn_benchmarks import forward_only
 from tf_cnn_benchmarks import hardware
+from tf_cnn_benchmarks import model_config
 from tf_cnn_benchmarks import precision
 from tf_cnn_benchmarks import training_loop
 
@@ -26,9 +26,6 @@ FLAGS = flags.FLAGS
 IMAGENET_NUM_CLASSES = 1001
 
 DLLOGGER_FILENAME = "dllogger.json"
-
-# Written into --train_dir so that export and prediction rebuild the same model.
-MODEL_CONFIG_FILENAME = "model_config.json"
 
 # Errors caused by input the user can fix: printed as one line, without a traceback.
 USER_ERRORS = (imagenet_tfrecord.DataDirError, imagenet_tfrecord.LabelRangeError,
@@ -44,6 +41,8 @@ def resolve_num_classes(flag_values, info):
     if flag_values.num_classes is not None:
         return flag_values.num_classes
     if info is not None:
+        if flag_values.label_offset == 0:
+            return len(info["synsets"])
         return dataset_info.num_classes_from_info(info)
     return IMAGENET_NUM_CLASSES
 
@@ -92,39 +91,11 @@ def build_model(flag_values, num_classes, data_format):
     return model
 
 
-def write_model_config(flag_values, num_classes):
-    """Write the model settings of this run into --train_dir as JSON."""
-    config = {
-        "model": "inception3",
-        "num_classes": num_classes,
-        "image_size": flag_values.image_size,
-        "aux_logits": flag_values.aux_logits,
-        "batchnorm_decay": flag_values.batchnorm_decay,
-        "batchnorm_epsilon": flag_values.batchnorm_epsilon,
-        "data_dir": os.path.abspath(flag_values.data_dir) if flag_values.data_dir else None,
-    }
-    os.makedirs(flag_values.train_dir, exist_ok=True)
-    path = os.path.join(flag_values.train_dir, MODEL_CONFIG_FILENAME)
-    temporary_path = path + ".tmp-%d" % os.getpid()
-    with open(temporary_path, "w", encoding="utf-8") as config_file:
-        json.dump(config, config_file, indent=2, sort_keys=True)
-        config_file.write("\n")
-    os.replace(temporary_path, path)
-
-
-def read_model_config(train_dir):
-    """Return the model settings a training run wrote into `train_dir`, or None."""
-    path = os.path.join(train_dir, MODEL_CONFIG_FILENAME)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as config_file:
-        return json.load(config_file)
-
-
 def check_data_dir(flag_values, num_classes):
     """Validate the shard folder and the label range before any model is built."""
     imagenet_tfrecord.find_shards(flag_values.data_dir, "train")
-    imagenet_tfrecord.check_label_range(flag_values.data_dir, num_classes)
+    imagenet_tfrecord.check_label_range(flag_values.data_dir, num_classes,
+                                        label_offset=flag_values.label_offset)
 
 
 def log_run_metadata(logger, flag_values, num_classes, data_format, gpus):
@@ -162,6 +133,15 @@ def ignored_flag_warnings(flag_values):
             % ", ".join(ignored)]
 
 
+# Kept for callers that read the model settings through the runner.
+read_model_config = model_config.read_model_config
+
+
+def periodic_eval_requested(flag_values):
+    return bool(flag_values.eval_during_training_every_n_epochs or
+                flag_values.eval_during_training_every_n_steps)
+
+
 def prepare_data(flag_values):
     """Check --data_dir and return the number of logits."""
     info = None
@@ -169,9 +149,32 @@ def prepare_data(flag_values):
         imagenet_tfrecord.find_shards(flag_values.data_dir, "train")
         info = dataset_info.read_dataset_info(flag_values.data_dir)
     num_classes = resolve_num_classes(flag_values, info)
-    if flag_values.data_dir is not None:
-        check_data_dir(flag_values, num_classes)
+    if flag_values.data_dir is None:
+        return num_classes
+
+    check_data_dir(flag_values, num_classes)
+    if flag_values.eval or periodic_eval_requested(flag_values):
+        try:
+            imagenet_tfrecord.find_shards(flag_values.data_dir, "validation")
+        except imagenet_tfrecord.DataDirError as error:
+            raise imagenet_tfrecord.DataDirError(
+                "%s Evaluation needs them; to train without periodic evaluation pass "
+                "--eval_during_training_every_n_epochs=0." % error) from error
     return num_classes
+
+
+def prepare_evaluation(flag_values):
+    """Before --eval builds anything: take the model flags from the training run's
+    model_config.json and make sure there is a checkpoint to score."""
+    if flag_values.train_dir and os.path.isdir(flag_values.train_dir):
+        config = model_config.read_model_config(flag_values.train_dir)
+        applied = model_config.apply_model_config(flag_values, config) if config else []
+        if applied:
+            log("From %s: %s" % (os.path.join(flag_values.train_dir,
+                                              model_config.MODEL_CONFIG_FILENAME),
+                                 " ".join(applied)))
+    if not flag_values.eval_interval_secs:
+        eval_checkpoints.checkpoint_to_evaluate(flag_values)
 
 
 def forward_only_dataset(flag_values, num_classes):
@@ -192,6 +195,8 @@ def run(flag_values):
     if flag_values.deterministic:
         tf.config.experimental.enable_op_determinism()
 
+    if flag_values.eval:
+        prepare_evaluation(flag_values)
     num_classes = prepare_data(flag_values)
     log("TensorFlow:  %s" % tf.__version__)
     log("Device:      %s" % hardware.device_description(gpus))
@@ -214,8 +219,6 @@ def run(flag_values):
         if flag_values.eval:
             eval_checkpoints.run_evaluation(flag_values, model, logger)
         else:
-            if flag_values.train_dir:
-                write_model_config(flag_values, num_classes)
             training_loop.train(flag_values, model, num_classes, logger, compute_dtype)
     finally:
         logger.close()
@@ -244,6 +247,11 @@ def main(argv):
         log(str(interruption))
         # The shell convention for a process ended by a signal, after a clean save.
         sys.exit(128 + interruption.signal_number)
+    except tf.errors.DataLossError as error:
+        sys.exit("error: a TFRecord file in --data_dir=%s is corrupt or truncated (%s). Copy or "
+                 "convert it again; `python -m data.build_imagenet_tfrecord --verify "
+                 "--output_dir=%s` names the damaged shard."
+                 % (FLAGS.data_dir, str(error).strip().splitlines()[0], FLAGS.data_dir))
     except tf.errors.ResourceExhaustedError as error:
         sys.exit("error: out of memory at --batch_size=%d (BATCH_SIZE in the scripts): %s. "
                  "Lower the batch size." % (FLAGS.batch_size,

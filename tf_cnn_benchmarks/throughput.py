@@ -85,8 +85,8 @@ def format_total(meter):
     """Return the closing lines with the total images/sec, or why there is no figure."""
     total = meter.total_images_per_sec()
     if total is None:
-        line = ("total images/sec: not measured (the run had %d steps, all within the %d "
-                "warm-up steps; lower --num_warmup_batches or train longer)"
+        line = ("total images/sec: not measured (all %d step(s) of this run were within the "
+                "%d warm-up steps; lower --num_warmup_batches or train longer)"
                 % (meter.steps_seen, meter.num_warmup_steps))
     else:
         line = "total images/sec: %.2f" % total

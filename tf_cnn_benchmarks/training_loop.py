@@ -11,6 +11,7 @@ from tf_cnn_benchmarks import checkpoints
 from tf_cnn_benchmarks import evaluation
 from tf_cnn_benchmarks import initialization
 from tf_cnn_benchmarks import learning_rate
+from tf_cnn_benchmarks import model_config
 from tf_cnn_benchmarks import moving_average
 from tf_cnn_benchmarks import optimizers
 from tf_cnn_benchmarks import throughput
@@ -57,8 +58,11 @@ def total_training_steps(flag_values, num_images, global_batch_size):
 def evaluate_validation_set(flag_values, model):
     """Score the validation shards: all of them, the --num_eval_epochs fraction below 1, or
     the first --num_eval_batches batches."""
-    dataset = imagenet_tfrecord.evaluation_dataset(flag_values.data_dir, flag_values.batch_size,
-                                                   flag_values.image_size)
+    dataset = imagenet_tfrecord.evaluation_dataset(
+        flag_values.data_dir, flag_values.batch_size, flag_values.image_size,
+        eval_crop_fraction=flag_values.eval_crop_fraction, label_offset=flag_values.label_offset,
+        skip_corrupt_records=flag_values.skip_corrupt_records,
+        resize_method=flag_values.resize_method)
     max_images = None
     if flag_values.num_eval_epochs < 1.0:
         num_images = imagenet_tfrecord.num_examples(flag_values.data_dir, "validation")
@@ -183,8 +187,11 @@ class _Run:
             return 0
         initialization.note_ignored_initial_weights(self.flags)
         step = int(self.global_step)
-        log("Resuming from checkpoint %s at step %d; continuing at step %d."
-            % (path, step, step + 1))
+        if step < self.total_steps:
+            log("Resuming from checkpoint %s at step %d; continuing at step %d."
+                % (path, step, step + 1))
+        else:
+            log("Restored checkpoint %s at step %d." % (path, step))
         return step
 
     def save(self, step):
@@ -210,7 +217,9 @@ class _Run:
         return imagenet_tfrecord.training_dataset(
             self.flags.data_dir, self.flags.batch_size, self.flags.image_size,
             seed=self.flags.tf_random_seed, use_caching=self.flags.datasets_use_caching,
-            skip_batches=start_step)
+            skip_batches=start_step, label_offset=self.flags.label_offset,
+            skip_corrupt_records=self.flags.skip_corrupt_records,
+            resize_method=self.flags.resize_method, distort_color=self.flags.distort_color)
 
     def epoch_of(self, step):
         return (step - 1) // self.steps_per_epoch
@@ -294,19 +303,17 @@ def _row(run, step, meter, terms):
     return row
 
 
-def train(flag_values, model, num_classes, logger, compute_dtype="float32",
-          initialize_weights=None):
+def train(flag_values, model, num_classes, logger, compute_dtype="float32"):
     """Train to --num_batches or --num_epochs, resuming from --train_dir when it has one.
 
-    `initialize_weights(model)`, when given, runs when no checkpoint exists yet. Raises
-    TrainingInterrupted after saving a checkpoint when SIGTERM or SIGINT arrives.
+    Raises TrainingInterrupted after saving a checkpoint when SIGTERM or SIGINT arrives.
     """
     run = _Run(flag_values, model, num_classes, compute_dtype)
     start_step = run.restore()
-    if start_step == 0 and initialize_weights is not None:
-        initialize_weights(model)
-        if run.weight_average is not None:
-            run.weight_average.reset()
+    # Written only once the checkpoint (if any) fits the model, so the file always describes
+    # the checkpoints next to it.
+    if flag_values.train_dir:
+        model_config.write_model_config(flag_values, num_classes)
     if start_step >= run.total_steps:
         log("The checkpoint is at step %d and this run asks for %d steps in total: nothing "
             "to train. Raise --num_batches or --num_epochs to train further."
@@ -362,11 +369,12 @@ def _train_steps(run, start_step, logger, stop_signal):
                 "to resume." % (name, step, path or "not saved (no --train_dir)"))
 
         if run.eval_due(step):
+            # Saved first, so a failing evaluation never costs the trained steps.
+            run.save(step)
             results = evaluate_with_average(flag_values, run.model, run.weight_average)
             summaries.write(step, {"eval/top_1_accuracy": results["raw"]["top_1_accuracy"]})
             report_evaluation(results, step, logger, run.epoch_of(step))
             last_eval = headline_results(results)
-            run.save(step)
             target = flag_values.stop_at_top_1_accuracy
             if target is not None and last_eval["top_1_accuracy"] >= target:
                 log("Top-1 accuracy %.4f reached --stop_at_top_1_accuracy=%g at step %d; "
