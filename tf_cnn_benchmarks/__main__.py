@@ -15,7 +15,7 @@ from tf_cnn_benchmarks import runner  # noqa: E402
 
 def main(argv):
     # TensorFlow logs every checkpoint write at INFO through absl, and one warning per
-    # variable when a restore is partial; the runner reports both itself, in one line.
+    # variable when a restore is partial. The runner reports both itself, in one line each.
     logging.set_verbosity(logging.WARNING)
     tf.get_logger().setLevel("ERROR")
     runner.main(argv)

@@ -105,18 +105,19 @@ def check_shapes(path, model):
     """Raise CheckpointError naming a variable, both shapes and the flag to change when the
     checkpoint at `path` does not fit `model`."""
     stored = _stored_model_shapes(path)
-    for key, variable in named_model_variables(model).items():
-        if key not in stored:
-            continue
-        expected = list(variable.shape)
-        if stored[key] == expected:
-            continue
-        hint = "Use the --num_classes, --image_size and --aux_logits of the run that wrote it."
-        if key in ("logits/bias", "aux_logits/bias"):
-            hint = "It was trained with --num_classes=%d; pass that." % stored[key][0]
-        raise CheckpointError(
-            "%s does not fit this model: %s has shape %s in the checkpoint and %s here. %s"
-            % (path, key, stored[key], expected, hint))
+    expected = {key: list(variable.shape)
+                for key, variable in named_model_variables(model).items()}
+    mismatches = [key for key in expected if key in stored and stored[key] != expected[key]]
+    if not mismatches:
+        return
+
+    hint = "Use the --num_classes, --image_size and --aux_logits of the run that wrote it."
+    if "logits/bias" in mismatches:
+        hint = "It was trained with --num_classes=%d; pass that." % stored["logits/bias"][0]
+    key = mismatches[0]
+    raise CheckpointError(
+        "%s does not fit this model: %s has shape %s in the checkpoint and %s here (%d "
+        "variables differ). %s" % (path, key, stored[key], expected[key], len(mismatches), hint))
 
 
 def restore(checkpoint, path, model, partial=False):
@@ -143,7 +144,8 @@ def restore_latest(checkpoint, manager, model, partial=False):
         try:
             restore(checkpoint, path, model, partial)
         except (tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.OutOfRangeError,
-                tf.errors.InvalidArgumentError) as error:
+                tf.errors.InvalidArgumentError, IndexError) as error:
+            # A truncated data file raises IndexError from TensorFlow's checkpoint reader.
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
             print("WARNING: checkpoint %s cannot be read (%s); trying the previous one."
                   % (path, first_line), flush=True)

@@ -45,7 +45,7 @@ class _Evaluator:
 
 
 def _target_step(flag_values):
-    """Return the step the training run will end at, when its flags say so, else None."""
+    """Return the last step of the training run when --num_batches gives it, else None."""
     if flag_values.num_batches is not None:
         return flag_values.num_batches
     return None

@@ -3,15 +3,16 @@ staircase decay or tf_cnn_benchmarks' piecewise-constant schedule."""
 
 import tensorflow as tf
 
-# "Rethinking the Inception Architecture": learning rate 0.045 on 50 replicas of 32 images.
-# The paper does not say whether updates were synchronous; this suite treats it as one global
-# batch of 1600 images and scales the rate linearly to the actual global batch.
+# Szegedy et al., "Rethinking the Inception Architecture for Computer Vision" (2015), section
+# 8: learning rate 0.045 on 50 replicas of 32 images. The paper does not say whether updates
+# were synchronous, so this suite treats it as one global batch of 1600 images and scales the
+# rate linearly to the actual global batch.
 REFERENCE_LEARNING_RATE = 0.045
 REFERENCE_GLOBAL_BATCH_SIZE = 50 * 32
 
 
 def scaled_learning_rate(global_batch_size):
-    """Return the paper's learning rate scaled linearly to `global_batch_size` images."""
+    """Return 0.045 (for 1600 images) scaled linearly to `global_batch_size` images."""
     return REFERENCE_LEARNING_RATE * global_batch_size / REFERENCE_GLOBAL_BATCH_SIZE
 
 

@@ -20,11 +20,13 @@ def regularized_kernels(model):
     """Return the kernels of the model's convolution and dense layers.
 
     Batch-norm offsets and biases are left out, as TF-Slim's InceptionV3 regularizes only
-    weights.
+    weights. Layers frozen by --trainable_scopes are left out too: their decay term would be a
+    constant that only inflates the reported loss.
     """
     kernels = []
     for layer in model.layers:
-        if isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.Dense)):
+        if isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.Dense)) and \
+                layer.trainable:
             kernels.append(layer.kernel)
     return kernels
 

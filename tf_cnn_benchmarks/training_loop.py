@@ -213,7 +213,7 @@ class _Run:
                                                        self.flags.image_size, self.num_classes,
                                                        seed=self.flags.tf_random_seed)
         # The same seed on every resume, and the batches of earlier runs skipped before they
-        # are decoded, so a resumed run sees the batches an uninterrupted one would have seen.
+        # are decoded, so a resumed run trains on the batches an uninterrupted one would use.
         return imagenet_tfrecord.training_dataset(
             self.flags.data_dir, self.flags.batch_size, self.flags.image_size,
             seed=self.flags.tf_random_seed, use_caching=self.flags.datasets_use_caching,

@@ -1,0 +1,167 @@
+"""Learning-rate schedules, the weight average, loss scaling, seeded dropout and checkpoint
+selection, in process."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models.seeded_dropout import SeededDropout
+from tf_cnn_benchmarks import checkpoints
+from tf_cnn_benchmarks import learning_rate
+from tf_cnn_benchmarks import moving_average
+from tf_cnn_benchmarks.train_step import DynamicLossScale
+
+pytestmark = pytest.mark.keras3
+
+
+def test_piecewise_parse():
+    boundaries, rates = learning_rate.parse_piecewise_schedule("0.1;30;0.01;60;0.001")
+    assert boundaries == [30.0, 60.0]
+    assert rates == [0.1, 0.01, 0.001]
+
+
+@pytest.mark.parametrize("text", ["0.1;30", "0.1;x;0.01", "0.1;60;0.01;30;0.001", "0;10;0.1"])
+def test_piecewise_parse_rejects(text):
+    with pytest.raises(ValueError, match="--piecewise_learning_rate_schedule"):
+        learning_rate.parse_piecewise_schedule(text)
+
+
+def test_piecewise_values():
+    schedule = learning_rate.PiecewiseConstant([10, 20], [0.1, 0.01, 0.001])
+    values = [float(schedule(step)) for step in (0, 9, 10, 19, 20, 100)]
+    np.testing.assert_allclose(values, [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-6)
+
+
+def test_warmup_ramps_linearly():
+    schedule = learning_rate.LinearWarmup(learning_rate.StaircaseDecay(0.4, 100, 0.5), 4)
+    values = [float(schedule(step)) for step in range(6)]
+    np.testing.assert_allclose(values, [0.1, 0.2, 0.3, 0.4, 0.4, 0.4], rtol=1e-6)
+
+
+def test_weight_average_ramped_update():
+    variable = tf.Variable([1.0, 2.0])
+    average = moving_average.WeightAverage({"layer/kernel": variable}, decay=0.9999)
+    variable.assign([3.0, 6.0])
+
+    average.update(step=0)
+
+    # At step 0 the ramp gives min(0.9999, 1 / 10) = 0.1.
+    expected = 0.1 * np.array([1.0, 2.0]) + 0.9 * np.array([3.0, 6.0])
+    np.testing.assert_allclose(average.shadows["layer/kernel"].numpy(), expected, rtol=1e-6)
+
+
+def test_weight_average_full_decay_later():
+    average = moving_average.WeightAverage({"w": tf.Variable([0.0])}, decay=0.5)
+    assert float(average.ramped_decay(1000)) == pytest.approx(0.5)
+
+
+def test_weight_average_swap_restores():
+    variable = tf.Variable([5.0])
+    average = moving_average.WeightAverage({"w": variable}, decay=0.9)
+    average.shadows["w"].assign([1.0])
+    with average.swapped_in():
+        assert float(variable.numpy()[0]) == 1.0
+    assert float(variable.numpy()[0]) == 5.0
+
+
+def test_weight_average_skips_integers():
+    average = moving_average.WeightAverage(
+        {"w": tf.Variable([1.0]), "dropout/calls": tf.Variable(3, dtype=tf.int64)}, 0.9)
+    assert list(average.shadows) == ["w"]
+
+
+def test_loss_scale_halves_on_overflow():
+    loss_scale = DynamicLossScale(initial_scale=1024.0, growth_steps=3)
+    loss_scale.update(tf.constant(False))
+    assert float(loss_scale.scale) == 512.0
+
+
+def test_loss_scale_grows_after_finite_steps():
+    loss_scale = DynamicLossScale(initial_scale=1024.0, growth_steps=3)
+    for _ in range(3):
+        loss_scale.update(tf.constant(True))
+    assert float(loss_scale.scale) == 2048.0
+
+
+def test_seeded_dropout_mask_follows_call_count():
+    layer = SeededDropout(0.5, seed=7)
+    inputs = tf.ones([4, 64])
+    first = layer(inputs, training=True).numpy()
+    layer.calls.assign(0)
+    again = layer(inputs, training=True).numpy()
+    np.testing.assert_array_equal(first, again)
+
+
+def test_seeded_dropout_new_mask_each_call():
+    layer = SeededDropout(0.5, seed=7)
+    inputs = tf.ones([4, 64])
+    first = layer(inputs, training=True).numpy()
+    second = layer(inputs, training=True).numpy()
+    assert not np.array_equal(first, second)
+
+
+def test_seeded_dropout_identity_in_inference():
+    layer = SeededDropout(0.5)
+    inputs = tf.ones([2, 8])
+    np.testing.assert_array_equal(layer(inputs, training=False).numpy(), inputs.numpy())
+
+
+def small_model(num_classes):
+    inputs = tf.keras.Input((4,))
+    outputs = tf.keras.layers.Dense(num_classes, name="logits")(inputs)
+    return tf.keras.Model(inputs, outputs)
+
+
+@pytest.fixture()
+def two_checkpoints(tmp_path):
+    """A folder with checkpoints at steps 1 and 2 of a small model."""
+    model = small_model(3)
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = checkpoints.create_checkpoint(step, model)
+    manager = checkpoints.create_manager(checkpoint, str(tmp_path), max_to_keep=5)
+    for number in (1, 2):
+        step.assign(number)
+        manager.save(checkpoint_number=number)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("suffix", ["", ".index", ".data-00000-of-00001"])
+def test_resolve_prefix_forms(two_checkpoints, suffix):
+    path = os.path.join(two_checkpoints, "model.ckpt-1") + suffix
+    assert checkpoints.resolve_checkpoint_path(path).endswith("model.ckpt-1")
+
+
+def test_resolve_folder_and_state_file(two_checkpoints):
+    state_file = os.path.join(two_checkpoints, "checkpoint")
+    assert checkpoints.resolve_checkpoint_path(two_checkpoints).endswith("model.ckpt-2")
+    assert checkpoints.resolve_checkpoint_path(state_file).endswith("model.ckpt-2")
+
+
+def test_resolve_missing_prefix(two_checkpoints):
+    with pytest.raises(checkpoints.CheckpointError, match="model.ckpt-9.index not found"):
+        checkpoints.resolve_checkpoint_path(os.path.join(two_checkpoints, "model.ckpt-9"))
+
+
+def test_shape_mismatch_names_classes(two_checkpoints):
+    path = os.path.join(two_checkpoints, "model.ckpt-2")
+    with pytest.raises(checkpoints.CheckpointError) as error:
+        checkpoints.check_shapes(path, small_model(5))
+    assert "logits/" in str(error.value)
+    assert "--num_classes=3" in str(error.value)
+
+
+def test_corrupt_latest_falls_back(two_checkpoints, capsys):
+    latest = os.path.join(two_checkpoints, "model.ckpt-2.data-00000-of-00001")
+    with open(latest, "r+b") as data_file:
+        data_file.truncate(3)
+
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = checkpoints.create_checkpoint(step, small_model(3))
+    manager = checkpoints.create_manager(checkpoint, two_checkpoints, max_to_keep=5)
+    path = checkpoints.restore_latest(checkpoint, manager, small_model(3))
+
+    assert path.endswith("model.ckpt-1")
+    assert int(step) == 1
+    assert "model.ckpt-2 cannot be read" in capsys.readouterr().out
