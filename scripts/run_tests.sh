@@ -35,9 +35,9 @@ phase "Setting up .venv (TensorFlow 2.21, Keras 3)"
 bash scripts/setup_venv.sh .venv requirements.txt || exit 1
 
 phase "Full suite on TensorFlow 2.15.1"
-run_pytest .venv-tf215/bin/python -m pytest -q -p no:cacheprovider "$@"
+run_pytest .venv-tf215/bin/python -m pytest -q -p no:cacheprovider --durations=10 "$@"
 
 phase "Tests marked keras3 on TensorFlow 2.21"
-run_pytest .venv/bin/python -m pytest -q -p no:cacheprovider -m keras3 "$@"
+run_pytest .venv/bin/python -m pytest -q -p no:cacheprovider --durations=10 -m keras3 "$@"
 
 phase "Done"
