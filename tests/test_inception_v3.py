@@ -152,3 +152,18 @@ def test_inference_is_deterministic(model_1001_with_aux):
     first = model_1001_with_aux(images, training=False)[0].numpy()
     second = model_1001_with_aux(images, training=False)[0].numpy()
     np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.skipif(not tf.config.list_physical_devices("GPU"),
+                    reason="TensorFlow's CPU kernels do not run max pooling and fused batch norm "
+                           "in NCHW; this comparison needs a GPU")
+def test_channels_first_matches_channels_last_on_gpu():
+    nhwc = inception_v3.inception_v3(10, image_size=107, data_format="channels_last")
+    nchw = inception_v3.inception_v3(10, image_size=107, data_format="channels_first")
+    nchw.set_weights(nhwc.get_weights())
+    images = tf.random.stateless_uniform([2, 107, 107, 3], seed=[3, 4], minval=-1, maxval=1)
+
+    with tf.device("/GPU:0"):
+        expected = nhwc(images, training=False)[0].numpy()
+        actual = nchw(images, training=False)[0].numpy()
+    assert np.max(np.abs(expected - actual)) <= 1e-4
