@@ -51,14 +51,19 @@ def read_dataset_info(data_dir):
                 "or restore it from a backup." % (path, error)) from error
 
 
+def write_json_atomically(path, value):
+    """Write `value` as JSON to `path`, replacing any old file in one rename, so a reader never
+    sees a half-written file."""
+    temporary_path = path + ".tmp-%d" % os.getpid()
+    with open(temporary_path, "w", encoding="utf-8") as json_file:
+        json.dump(value, json_file, indent=2, sort_keys=True)
+        json_file.write("\n")
+    os.replace(temporary_path, path)
+
+
 def write_dataset_info(data_dir, info):
     """Write `info` as JSON into `data_dir`, replacing any old file in one rename."""
-    path = info_path(data_dir)
-    temporary_path = path + ".tmp-%d" % os.getpid()
-    with open(temporary_path, "w", encoding="utf-8") as info_file:
-        json.dump(info, info_file, indent=2, sort_keys=True)
-        info_file.write("\n")
-    os.replace(temporary_path, path)
+    write_json_atomically(info_path(data_dir), info)
 
 
 def num_classes_from_info(info):

@@ -13,13 +13,13 @@ import tensorflow as tf
 from data import dataset_info
 from models import inception_v3
 from tf_cnn_benchmarks import checkpoints
-from tf_cnn_benchmarks import runner
+from tf_cnn_benchmarks import model_config
 
 # Fraction of the height and width kept by the evaluation crop, as data.inception_preprocessing.
 EVAL_CROP_FRACTION = 0.875
 
 # The file in which the runner records the model settings of a run.
-MODEL_CONFIG_FILENAME = "model_config.json"
+MODEL_CONFIG_FILENAME = model_config.MODEL_CONFIG_FILENAME
 
 # Prefix of the moving-average variables in a training checkpoint.
 EMA_PREFIX = "ema/"
@@ -34,7 +34,7 @@ def read_config(train_dir):
     if not os.path.isdir(train_dir):
         raise InferenceError("--train_dir=%s not found. Pass the folder of a training run."
                              % train_dir)
-    config = runner.read_model_config(train_dir)
+    config = model_config.read_model_config(train_dir)
     if config is None:
         raise InferenceError(
             "--train_dir=%s has no %s, so the model's settings are unknown. Pass the folder "

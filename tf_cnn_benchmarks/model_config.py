@@ -7,6 +7,8 @@ Evaluation, export and prediction read it, so a user does not have to repeat --n
 import json
 import os
 
+from data import dataset_info
+
 MODEL_CONFIG_FILENAME = "model_config.json"
 
 # Flags that change the model's variables, so they must match the checkpoint.
@@ -25,12 +27,8 @@ def write_model_config(flag_values, num_classes):
         "data_dir": os.path.abspath(flag_values.data_dir) if flag_values.data_dir else None,
     }
     os.makedirs(flag_values.train_dir, exist_ok=True)
-    path = os.path.join(flag_values.train_dir, MODEL_CONFIG_FILENAME)
-    temporary_path = path + ".tmp-%d" % os.getpid()
-    with open(temporary_path, "w", encoding="utf-8") as config_file:
-        json.dump(config, config_file, indent=2, sort_keys=True)
-        config_file.write("\n")
-    os.replace(temporary_path, path)
+    dataset_info.write_json_atomically(
+        os.path.join(flag_values.train_dir, MODEL_CONFIG_FILENAME), config)
 
 
 def read_model_config(train_dir):
