@@ -1,0 +1,177 @@
+"""Helpers shared by the benchmarks: child processes, their peak memory, and summaries.
+
+Every measurement runs in its own Python process, so that the dtype policy, the thread
+settings and TF_ENABLE_ONEDNN_OPTS of one configuration cannot leak into the next, and so
+that each process's peak resident memory belongs to one configuration only.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A worker prints its figures on one line that starts with this marker, as JSON.
+RESULT_MARKER = "BENCHMARK_RESULT "
+
+# Seconds between polls while a child process runs.
+POLL_SECONDS = 0.2
+
+
+class ChildFailed(RuntimeError):
+    """A benchmark child process exited non-zero, timed out or printed no result."""
+
+
+def load_average():
+    """Return the 1, 5 and 15 minute load averages (processes ready to run, Linux)."""
+    return os.getloadavg()
+
+
+def format_load(load=None):
+    load = load or load_average()
+    return "load average %.2f, %.2f, %.2f (1, 5, 15 min) on %d CPU cores" % (
+        load[0], load[1], load[2], os.cpu_count() or 1)
+
+
+def cpu_model():
+    """Return the CPU model name from /proc/cpuinfo, or platform's guess elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_flags():
+    """Return the set of CPU feature flags from /proc/cpuinfo (empty when it is missing)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def peak_memory_mib():
+    """Return this process's peak resident memory in MiB (ru_maxrss is in KiB on Linux)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def summarize(rates):
+    """Return {median, min, max, mad, n} of a list of rates.
+
+    mad is 1.4826 times the median absolute deviation, which estimates the standard
+    deviation of normally distributed values and ignores a few outliers.
+    """
+    values = np.asarray(rates, dtype=np.float64)
+    median = float(np.median(values))
+    return {"median": median, "min": float(values.min()), "max": float(values.max()),
+            "mad": float(1.4826 * np.median(np.abs(values - median))), "n": int(values.size)}
+
+
+def format_rate(summary, unit="images/sec"):
+    return "%.2f %s (median of %d, min %.2f, max %.2f, MAD %.2f)" % (
+        summary["median"], unit, summary["n"], summary["min"], summary["max"], summary["mad"])
+
+
+def emit_result(result):
+    """Print a worker's result line, which run_worker parses."""
+    result = dict(result)
+    result["peak_memory_mib"] = peak_memory_mib()
+    print(RESULT_MARKER + json.dumps(result), flush=True)
+
+
+def _wait_with_timeout(process, timeout_seconds):
+    """Wait for `process`; return (exit status, ru_maxrss in KiB) of that process alone.
+
+    os.wait4 gives the rusage of one child, unlike RUSAGE_CHILDREN, which keeps the maximum
+    over every child this process has waited for.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid == process.pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage.ru_maxrss
+        if time.monotonic() > deadline:
+            process.kill()
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            raise ChildFailed("timed out after %.0f s: %s" % (timeout_seconds,
+                                                             " ".join(process.args)))
+        time.sleep(POLL_SECONDS)
+
+
+def run_child(command, timeout_seconds, env_overrides=None, cpus=None, echo=False):
+    """Run `command` from the repository root; return (exit code, output, peak MiB).
+
+    env_overrides: variables set (or removed, when the value is None) for the child.
+    cpus: a set of CPU indices the child may run on (its affinity), or None for all.
+    """
+    env = dict(os.environ)
+    for name, value in (env_overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(value)
+    env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
+
+    def set_affinity():
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as output_file:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output_file,
+                                   stderr=subprocess.STDOUT, preexec_fn=set_affinity)
+        try:
+            exit_code, maxrss_kib = _wait_with_timeout(process, timeout_seconds)
+        finally:
+            output_file.seek(0)
+            output = output_file.read()
+            if echo:
+                sys.stdout.write(output)
+    return exit_code, output, maxrss_kib / 1024.0
+
+
+def run_worker(module, config, timeout_seconds, env_overrides=None, cpus=None):
+    """Run `python -m module --config=JSON` and return the dict of its result line.
+
+    Raises ChildFailed with the end of the child's output when it exits non-zero or prints
+    no result line.
+    """
+    command = [sys.executable, "-m", module, "--config", json.dumps(config)]
+    exit_code, output, maxrss_mib = run_child(command, timeout_seconds, env_overrides, cpus)
+    result_lines = [line for line in output.splitlines() if line.startswith(RESULT_MARKER)]
+    if exit_code != 0 or not result_lines:
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        raise ChildFailed("%s %s exited with status %d and no result:\n%s"
+                          % (module, json.dumps(config), exit_code, tail))
+    result = json.loads(result_lines[-1][len(RESULT_MARKER):])
+    result["child_peak_memory_mib"] = maxrss_mib
+    return result
+
+
+def configure_threads(intra_threads, inter_threads):
+    """Apply TensorFlow's thread pool sizes; 0 or None keeps TensorFlow's default.
+
+    Must run before TensorFlow executes its first op.
+    """
+    import tensorflow as tf
+
+    if intra_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_threads)
+    if inter_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(inter_threads)

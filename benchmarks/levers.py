@@ -1,0 +1,125 @@
+"""Screen cheap speed levers of our training step, one process per setting.
+
+    python -m benchmarks.levers [--image_size=150] [--batch_size=32] [--levers=all]
+
+Each lever changes one setting of the baseline (float32, no XLA, TensorFlow's default thread
+pools, TF_ENABLE_ONEDNN_OPTS unset). The baseline runs first and again last, so a drift of
+the machine's load shows in the table. The default image size of 150 pixels cuts the step
+time about 4x against 299 pixels, so a screen fits in minutes. Confirm a kept lever at 299
+pixels with benchmarks.train_throughput.
+"""
+
+import argparse
+import json
+import sys
+
+from benchmarks import common
+
+WORKER = "benchmarks.train_worker"
+
+# name: (description, config changes, environment changes)
+LEVERS = {
+    "xla": ("XLA (jit_compile) on", {"xla": True}, {}),
+    "bf16": ("mixed bfloat16", {"precision": "bf16"}, {}),
+    "bf16_xla": ("mixed bfloat16 and XLA", {"precision": "bf16", "xla": True}, {}),
+    "threads_2_1": ("intra-op 2, inter-op 1 threads",
+                    {"intra_threads": 2, "inter_threads": 1}, {}),
+    "threads_1_2": ("intra-op 1, inter-op 2 threads",
+                    {"intra_threads": 1, "inter_threads": 2}, {}),
+    "onednn_off": ("TF_ENABLE_ONEDNN_OPTS=0", {}, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "onednn_on": ("TF_ENABLE_ONEDNN_OPTS=1", {}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+}
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image_size", type=int, default=150,
+                        help="Input height and width in pixels (at least 75).")
+    parser.add_argument("--batch_size", type=int, default=32, help="Images per step.")
+    parser.add_argument("--warmup_steps", type=int, default=3, help="Steps before timing.")
+    parser.add_argument("--windows", type=int, default=5, help="Measured one-step windows.")
+    parser.add_argument("--levers", default="all",
+                        help="Comma-separated names from: %s; or all." % ", ".join(LEVERS))
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="Time limit of each child process, in seconds.")
+    parser.add_argument("--json_output", default=None, help="Also write the figures here.")
+    arguments = parser.parse_args(argv)
+    if arguments.levers == "all":
+        arguments.levers = list(LEVERS)
+    else:
+        arguments.levers = arguments.levers.split(",")
+        unknown = [name for name in arguments.levers if name not in LEVERS]
+        if unknown:
+            parser.error("unknown lever(s) %s; choose from %s."
+                         % (", ".join(unknown), ", ".join(LEVERS)))
+    if arguments.image_size < 75:
+        parser.error("--image_size=%d is too small: InceptionV3 needs at least 75 pixels."
+                     % arguments.image_size)
+    return arguments
+
+
+def measure(arguments, config_changes, environment_changes):
+    config = {"kind": "ours", "batch_size": arguments.batch_size,
+              "image_size": arguments.image_size, "precision": "fp32", "xla": False,
+              "warmup_steps": arguments.warmup_steps, "windows": arguments.windows,
+              "steps_per_window": 1, "intra_threads": 0, "inter_threads": 0,
+              "max_seconds": 600.0, "data_dir": None}
+    config.update(config_changes)
+    # The baseline leaves TF_ENABLE_ONEDNN_OPTS unset, TensorFlow's own default.
+    environment = {"TF_ENABLE_ONEDNN_OPTS": None}
+    environment.update(environment_changes)
+    load = common.load_average()
+    result = common.run_worker(WORKER, config, arguments.timeout, environment)
+    result["load_before"] = load
+    result["summary"] = common.summarize(result["rates"])
+    return result
+
+
+def print_row(name, description, result, baseline_median):
+    summary = result["summary"]
+    change = "" if baseline_median is None else \
+        "%+.0f %% vs first baseline" % (100 * (summary["median"] / baseline_median - 1))
+    print("%-12s %-34s %7.2f images/sec (min %.2f, max %.2f), warm-up %5.1f s, %5.0f MiB, "
+          "load %.2f  %s" % (name, description, summary["median"], summary["min"],
+                             summary["max"], result["warmup_seconds"],
+                             result["child_peak_memory_mib"], result["load_before"][0],
+                             change), flush=True)
+
+
+def main(argv=None):
+    arguments = parse_arguments(argv)
+    print("CPU: %s; %s" % (common.cpu_model(), common.format_load()))
+    print("levers of our training step: batch %d, %dx%d, synthetic data, %d warm-up steps, "
+          "median of %d steps" % (arguments.batch_size, arguments.image_size,
+                                  arguments.image_size, arguments.warmup_steps,
+                                  arguments.windows), flush=True)
+    report = {"settings": vars(arguments), "cpu": common.cpu_model(), "results": {}}
+    plan = [("baseline", "float32, no XLA, default threads", {}, {})]
+    plan += [(name,) + LEVERS[name] for name in arguments.levers]
+    plan.append(("baseline_end", "baseline again", {}, {}))
+
+    baseline_median = None
+    for name, description, config_changes, environment_changes in plan:
+        try:
+            result = measure(arguments, config_changes, environment_changes)
+        except common.ChildFailed as error:
+            print("%-12s %-34s failed: %s" % (name, description, error), flush=True)
+            continue
+        print_row(name, description, result, baseline_median)
+        if baseline_median is None and name == "baseline":
+            baseline_median = result["summary"]["median"]
+        result["description"] = description
+        report["results"][name] = result
+        report["tensorflow_version"] = result["tensorflow_version"]
+    print("TensorFlow %s; %s at the end" % (report.get("tensorflow_version"),
+                                            common.format_load()))
+
+    if arguments.json_output:
+        with open(arguments.json_output, "w", encoding="utf-8") as output_file:
+            json.dump(report, output_file, indent=1)
+    if "baseline" not in report["results"]:
+        sys.exit("error: the baseline run failed, so no lever can be compared.")
+
+
+if __name__ == "__main__":
+    main()

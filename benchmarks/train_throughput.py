@@ -1,0 +1,190 @@
+"""Training images/sec of our InceptionV3 recipe, Keras' model.fit and the matmul bound.
+
+    python -m benchmarks.train_throughput [--batch_size=32] [--image_size=299]
+        [--precision=fp32|bf16|fp16] [--xla] [--data_dir=SHARDS] [--warmup_steps=3] [--windows=5]
+
+In one run, on the same batches: our training step (tf_cnn_benchmarks' TrainStep with the
+auxiliary head, label smoothing and EMA), Keras Applications' InceptionV3 trained with
+model.fit, and a 4096 x 4096 float32 matmul. The matmul rate divided by the training FLOP per
+image (3 x forward, forward = 2 x multiply-adds of the convolutions and dense layers) is the
+rate that training would reach if every layer ran as fast as one large matmul.
+
+Each figure is the median over measured windows after the warm-up steps, with min, max and
+MAD. Each configuration runs in its own process, whose peak resident memory is printed.
+Synthetic data always runs; --data_dir adds real JPEG shards.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from benchmarks import common
+
+WORKER = "benchmarks.train_worker"
+
+# A training step costs about three forward passes: the forward pass itself and the two
+# products of the backward pass (gradients of activations and of weights).
+TRAINING_TO_FORWARD_FLOP = 3.0
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch_size", type=int, default=32, help="Images per step.")
+    parser.add_argument("--image_size", type=int, default=299,
+                        help="Input height and width in pixels (at least 75).")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                        help="Compute dtype: Keras' float32, mixed_bfloat16 or mixed_float16 "
+                             "policy (fp16 with loss scaling, for GPUs).")
+    parser.add_argument("--xla", action="store_true",
+                        help="Compile both training steps with XLA (jit_compile).")
+    parser.add_argument("--data_dir", default=None,
+                        help="Folder of TFRecord shards: also time training on real JPEGs.")
+    parser.add_argument("--warmup_steps", type=int, default=3,
+                        help="Steps before timing starts (tracing, compilation, caches).")
+    parser.add_argument("--windows", type=int, default=5, help="Measured windows.")
+    parser.add_argument("--steps_per_window", type=int, default=1,
+                        help="Training steps in each measured window.")
+    parser.add_argument("--skip_keras", action="store_true",
+                        help="Leave out Keras' model.fit (and its ratio).")
+    parser.add_argument("--matmul_size", type=int, default=4096,
+                        help="Rows and columns of the square float32 matrices.")
+    parser.add_argument("--matmul_repeats", type=int, default=5,
+                        help="Timed matmuls before and after the training runs, each.")
+    parser.add_argument("--intra_threads", type=int, default=0,
+                        help="TensorFlow intra-op threads; 0 keeps TensorFlow's default.")
+    parser.add_argument("--inter_threads", type=int, default=0,
+                        help="TensorFlow inter-op threads; 0 keeps TensorFlow's default.")
+    parser.add_argument("--onednn", choices=("default", "0", "1"), default="default",
+                        help="TF_ENABLE_ONEDNN_OPTS for the children; default leaves the "
+                             "environment as it is.")
+    parser.add_argument("--max_seconds", type=float, default=600.0,
+                        help="Measuring time limit per configuration, in seconds.")
+    parser.add_argument("--timeout", type=float, default=1800.0,
+                        help="Time limit of each child process, in seconds.")
+    parser.add_argument("--json_output", default=None,
+                        help="Also write every figure to this JSON file.")
+    arguments = parser.parse_args(argv)
+    if arguments.image_size < 75:
+        parser.error("--image_size=%d is too small: InceptionV3 needs at least 75 pixels."
+                     % arguments.image_size)
+    for name in ("batch_size", "windows", "steps_per_window", "matmul_size",
+                 "matmul_repeats"):
+        if getattr(arguments, name) < 1:
+            parser.error("--%s must be at least 1, got %d." % (name, getattr(arguments, name)))
+    return arguments
+
+
+def environment_overrides(arguments):
+    if arguments.onednn == "default":
+        return {}
+    return {"TF_ENABLE_ONEDNN_OPTS": arguments.onednn}
+
+
+def base_config(arguments):
+    return {"batch_size": arguments.batch_size, "image_size": arguments.image_size,
+            "precision": arguments.precision, "xla": arguments.xla,
+            "warmup_steps": arguments.warmup_steps, "windows": arguments.windows,
+            "steps_per_window": arguments.steps_per_window,
+            "intra_threads": arguments.intra_threads,
+            "inter_threads": arguments.inter_threads, "max_seconds": arguments.max_seconds}
+
+
+def measure_matmul(arguments):
+    config = dict(base_config(arguments), kind="matmul", matmul_size=arguments.matmul_size,
+                  matmul_warmup=1, matmul_repeats=arguments.matmul_repeats)
+    return common.run_worker(WORKER, config, arguments.timeout,
+                             environment_overrides(arguments))
+
+
+def measure_training(arguments, kind, data_dir):
+    config = dict(base_config(arguments), kind=kind, data_dir=data_dir)
+    load = common.load_average()
+    result = common.run_worker(WORKER, config, arguments.timeout,
+                               environment_overrides(arguments))
+    result["load_before"] = load
+    result["summary"] = common.summarize(result["rates"])
+    return result
+
+
+def matmul_bound(gflops, multiply_adds_per_image):
+    """Return images/sec at `gflops` when a training step costs 3 forward passes."""
+    training_flop = TRAINING_TO_FORWARD_FLOP * 2.0 * multiply_adds_per_image
+    return gflops * 1e9 / training_flop
+
+
+def print_training(label, result):
+    print("%-26s %s, peak memory %.0f MiB, warm-up %.1f s, %s before"
+          % (label, common.format_rate(result["summary"]), result["child_peak_memory_mib"],
+             result["warmup_seconds"], common.format_load(result["load_before"])))
+
+
+def run_data_source(arguments, source, data_dir, report):
+    """Measure ours and Keras on one data source; add the figures to `report`."""
+    ours = measure_training(arguments, "ours", data_dir)
+    print_training("ours (%s):" % source, ours)
+    report["runs"]["ours_" + source] = ours
+    if arguments.skip_keras:
+        return
+    keras = measure_training(arguments, "keras", data_dir)
+    print_training("keras model.fit (%s):" % source, keras)
+    report["runs"]["keras_" + source] = keras
+    ratio = ours["summary"]["median"] / keras["summary"]["median"]
+    print("ours / keras model.fit (%s): %.2fx" % (source, ratio))
+    report["ratios"]["ours_over_keras_" + source] = ratio
+
+
+def print_bounds(report, gflops_summary):
+    gflops = gflops_summary["median"]
+    for name, result in report["runs"].items():
+        multiply_adds = result["multiply_adds_per_image"]
+        bound = matmul_bound(gflops, multiply_adds)
+        fraction = result["summary"]["median"] / bound
+        report["ratios"][name + "_fraction_of_matmul_bound"] = fraction
+        print("%-26s %.2f G multiply-adds/image forward, %.1f GFLOP/image training, "
+              "matmul-bound %.2f images/sec, reached %.0f %%"
+              % (name + ":", multiply_adds / 1e9,
+                 TRAINING_TO_FORWARD_FLOP * 2 * multiply_adds / 1e9, bound, 100 * fraction))
+
+
+def main(argv=None):
+    arguments = parse_arguments(argv)
+    print("CPU: %s, %d cores; %s" % (common.cpu_model(), os.cpu_count() or 1,
+                                     common.format_load()))
+    print("settings: batch %d, %dx%d, %s, XLA %s, warm-up %d steps, %d windows of %d step(s), "
+          "intra/inter threads %s/%s, TF_ENABLE_ONEDNN_OPTS %s"
+          % (arguments.batch_size, arguments.image_size, arguments.image_size,
+             arguments.precision, "on" if arguments.xla else "off", arguments.warmup_steps,
+             arguments.windows, arguments.steps_per_window, arguments.intra_threads or "default",
+             arguments.inter_threads or "default", arguments.onednn), flush=True)
+    report = {"settings": vars(arguments), "cpu": common.cpu_model(), "runs": {}, "ratios": {}}
+
+    try:
+        # The matmul runs before and after the training runs, so that a change of the load
+        # on a shared machine shows as a spread of the bound.
+        matmul_before = measure_matmul(arguments)
+        sources = [("synthetic", None)]
+        if arguments.data_dir:
+            sources.append(("real JPEG", arguments.data_dir))
+        for source, data_dir in sources:
+            run_data_source(arguments, source.replace(" ", "_"), data_dir, report)
+        matmul_after = measure_matmul(arguments)
+    except common.ChildFailed as error:
+        sys.exit("error: %s" % error)
+
+    gflops_summary = common.summarize(matmul_before["gflops"] + matmul_after["gflops"])
+    report["matmul_gflops"] = gflops_summary
+    report["tensorflow_version"] = matmul_before["tensorflow_version"]
+    print("matmul %dx%d float32: %s" % (arguments.matmul_size, arguments.matmul_size,
+                                       common.format_rate(gflops_summary, "GFLOP/s")))
+    print_bounds(report, gflops_summary)
+    print("TensorFlow %s; %s at the end" % (report["tensorflow_version"],
+                                            common.format_load()))
+
+    if arguments.json_output:
+        with open(arguments.json_output, "w", encoding="utf-8") as output_file:
+            json.dump(report, output_file, indent=1)
+
+
+if __name__ == "__main__":
+    main()
