@@ -10,12 +10,7 @@ import re
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import REPO_ROOT
-
-pytestmark = pytest.mark.keras3
-
 
 def test_train_throughput_prints_figures():
     command = [sys.executable, "-m", "benchmarks.train_throughput", "--skip_keras",

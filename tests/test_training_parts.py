@@ -174,3 +174,36 @@ def test_dllogger_without_path_writes_nothing(tmp_path):
     log.log_step((0, 1), {"loss": 1.0})
     log.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def tiny_classifier():
+    inputs = tf.keras.Input((8, 8, 3))
+    net = tf.keras.layers.Conv2D(4, 3, use_bias=False, name="conv")(inputs)
+    net = tf.keras.layers.BatchNormalization(scale=False, name="conv_bn")(net)
+    net = tf.keras.layers.GlobalAveragePooling2D()(net)
+    outputs = tf.keras.layers.Dense(3, name="logits")(net)
+    return tf.keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_train_step_lowers_loss(jit_compile):
+    from tf_cnn_benchmarks import checkpoints
+    from tf_cnn_benchmarks.train_step import TrainStep
+
+    tf.keras.utils.set_random_seed(0)
+    model = tiny_classifier()
+    trainable = checkpoints.named_trainable_variables(model)
+    global_step = tf.Variable(0, dtype=tf.int64)
+    optimizer = optimizers.Momentum(trainable, momentum=0.9)
+    step = TrainStep(model, list(trainable.values()), optimizer,
+                     learning_rate.StaircaseDecay(0.05, 1000, 1.0), global_step,
+                     label_smoothing=0.0, aux_loss_weight=0.0, weight_decay=0.0,
+                     gradient_clip=2.0, jit_compile=jit_compile)
+    images = tf.random.stateless_uniform([6, 8, 8, 3], seed=[1, 2])
+    labels = tf.constant([0, 1, 2, 0, 1, 2])
+
+    first = float(step(images, labels)["total_loss"])
+    for _ in range(20):
+        last = float(step(images, labels)["total_loss"])
+    assert last < first
+    assert int(global_step) == 21

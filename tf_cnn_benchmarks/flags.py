@@ -238,9 +238,8 @@ def validate_flags(flag_values):
         errors.append("--num_classes=%d is invalid; a classifier needs at least 2."
                       % flag_values.num_classes)
     if flag_values.num_gpus > 1:
-        errors.append("--num_gpus=%d: this runner trains on one device. Use "
-                      "run_train_inceptionV3_multigpu_imagenet.sh for several GPUs."
-                      % flag_values.num_gpus)
+        errors.append("--num_gpus=%d is not supported yet: this runner trains on one "
+                      "device. Use --num_gpus=1." % flag_values.num_gpus)
 
     if flag_values.loss_type_to_report not in SUPPORTED_LOSS_TYPES:
         errors.append("--loss_type_to_report=%s is invalid; use total_loss or base_loss."
