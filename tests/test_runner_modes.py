@@ -39,7 +39,7 @@ def learning_rates_by_step(train_dir):
     return rates
 
 
-def max_relative_difference(first_checkpoint, second_checkpoint):
+def max_relative_kernel_difference(first_checkpoint, second_checkpoint):
     """Return the largest max|a - b| / max|a| over the kernels of two checkpoints.
 
     Batch-norm offsets start at 0 and move by about one learning rate in a few steps, so a
@@ -88,9 +88,10 @@ def test_resume_logs_same_learning_rates(resumed_runs):
 
 
 def test_resume_ends_near_same_weights(resumed_runs):
-    # NOTE: CPU kernels are not bit-for-bit reproducible between processes here even with
-    # --deterministic (two uninterrupted runs differ too), so the runs agree to a tolerance.
-    difference = max_relative_difference(
+    # NOTE: even with --deterministic the runs are not bit-for-bit equal yet on CPU: losses
+    # match for the first steps and then drift, for a reason not found. The kernels agree to
+    # about 1 %, and the test allows 5 %.
+    difference = max_relative_kernel_difference(
         os.path.join(resumed_runs["straight"], "model.ckpt-4"),
         os.path.join(resumed_runs["split"], "model.ckpt-4"))
     print("resume: max relative kernel difference after 4 steps %.2e" % difference)

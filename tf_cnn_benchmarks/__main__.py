@@ -1,6 +1,7 @@
 """Entry point of `python -m tf_cnn_benchmarks`."""
 
 import os
+import sys
 
 # Hide TensorFlow's C++ start-up notices (oneDNN, CPU instructions) so the step table stays
 # readable; warnings and errors still print. Must be set before TensorFlow is imported.
@@ -13,7 +14,23 @@ import tensorflow as tf  # noqa: E402
 from tf_cnn_benchmarks import runner  # noqa: E402
 
 
+def restart_with_fixed_hash_seed():
+    """Restart this process with PYTHONHASHSEED=0 unless the hash seed is already fixed.
+
+    Keras iterates over sets while it builds the model, so with Python's random string hashing
+    the order of some ops, and with it the summation order of gradients, changes from one
+    process to the next. --deterministic needs the same order in every run.
+    """
+    if os.environ.get("PYTHONHASHSEED", "random") != "random":
+        return
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable, "-m", "tf_cnn_benchmarks"] + sys.argv[1:])
+
+
 def main(argv):
+    if runner.FLAGS.deterministic:
+        restart_with_fixed_hash_seed()
+
     # TensorFlow logs every checkpoint write at INFO through absl, and one warning per
     # variable when a restore is partial. The runner reports both itself, in one line each.
     logging.set_verbosity(logging.WARNING)

@@ -94,9 +94,11 @@ flags.DEFINE_integer("save_summaries_steps", None,
                      "every --display_every steps; 0 turns them off.", lower_bound=0)
 flags.DEFINE_integer("tf_random_seed", 1234, "Seed of weight initialization and data order.")
 flags.DEFINE_boolean("deterministic", False,
-                     "Make TensorFlow ops deterministic, so a resumed run ends with the same "
-                     "weights as an uninterrupted one (slower, some ops have no deterministic "
-                     "kernel on GPU).")
+                     "Make runs reproducible, so a resumed run ends with the same weights as an "
+                     "uninterrupted one: deterministic TensorFlow ops, 1 intra-op and 1 "
+                     "inter-op thread unless the thread flags are given, and PYTHONHASHSEED=0 "
+                     "(the runner restarts itself to set it). Much slower on CPU; some ops "
+                     "have no deterministic GPU kernel.")
 flags.DEFINE_boolean("print_training_accuracy", False,
                      "Add top-1 and top-5 accuracy on the training batch to each table row.")
 flags.DEFINE_string("loss_type_to_report", "total_loss",

@@ -238,7 +238,15 @@ def main(argv):
             print("error: %s" % error, file=sys.stderr)
         sys.exit(2)
 
-    hardware.configure_threads(FLAGS.num_intra_threads, FLAGS.num_inter_threads)
+    num_intra_threads, num_inter_threads = FLAGS.num_intra_threads, FLAGS.num_inter_threads
+    if FLAGS.deterministic:
+        # Several threads split a reduction in a different way from run to run, which changes
+        # its float summation order.
+        num_intra_threads = num_intra_threads or 1
+        num_inter_threads = num_inter_threads or 1
+        log("--deterministic: %d intra-op and %d inter-op thread(s), PYTHONHASHSEED=%s."
+            % (num_intra_threads, num_inter_threads, os.environ.get("PYTHONHASHSEED")))
+    hardware.configure_threads(num_intra_threads, num_inter_threads)
     try:
         run(FLAGS)
     except USER_ERRORS as error:
