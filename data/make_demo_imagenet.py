@@ -3,7 +3,7 @@
     python -m data.make_demo_imagenet --output_dir=demo/imagenet_raw
 
 The folder has the layout the converter reads (`train/<synset>/*.JPEG`, `val/<synset>/*.JPEG`)
-and a `synset_names.txt` file (`synset<TAB>names`). Each of ten photos stands in for one
+and a `synset_names.txt` file (`synset<TAB>names`). Each of ten photos represents one
 ILSVRC-2012 synset, and every image is a different random crop of that photo, so the
 classes can be told apart. It is for the demo and the tests, not for measuring accuracy.
 """
@@ -17,7 +17,7 @@ from absl import flags
 from PIL import Image
 
 # scikit-image's photos that its wheel contains (others are downloaded on first use, which
-# fails without internet access), each with the ILSVRC-2012 synset it stands in for.
+# fails without internet access), each with the ILSVRC-2012 synset it represents.
 DEMO_PHOTOS = (
     ("astronaut", "n04266014", "space shuttle"),
     ("chelsea", "n02123045", "tabby, tabby cat"),
