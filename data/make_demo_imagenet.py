@@ -5,7 +5,7 @@
 The folder has the layout the converter reads (`train/<synset>/*.JPEG`, `val/<synset>/*.JPEG`)
 and a `synset_names.txt` file (`synset<TAB>names`). Each of ten photos represents one
 ILSVRC-2012 synset, and every image is a different random crop of that photo, so the
-classes can be told apart. It is for the demo and the tests, not for measuring accuracy.
+classes look different from each other. It is for the demo and the tests, not for measuring accuracy.
 """
 
 import os

@@ -204,9 +204,9 @@ def _block_8x8(layers, inputs, name):
 def _auxiliary_head(layers, inputs, num_classes):
     """Auxiliary classifier on the 17 x 17 x 768 output of mixed_6e.
 
-    5x5 average pooling with stride 3 gives 5 x 5 x 768 at 299 x 299; a 1x1 convolution to
-    128 channels and a 5x5 VALID convolution to 768 channels (the paper's fully connected
-    layer, with batch norm) follow, then the logits. Below 299 x 299 the map is smaller, so the
+    5x5 average pooling with stride 3 gives 5 x 5 x 768 at 299 x 299. A 1x1 convolution to
+    128 channels and a 5x5 VALID convolution to 768 channels follow, both with batch norm; the
+    second is the paper's fully connected layer. The logits come last. Below 299 x 299 the map is smaller, so the
     pooling window and the 5x5 kernel shrink to the map as TF-Slim shrinks the kernel
     (TF-Slim keeps the 5x5 pooling window and so fails below about 139 x 139).
     """

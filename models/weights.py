@@ -18,7 +18,7 @@ class WeightsError(ValueError):
 
 @dataclasses.dataclass
 class LoadReport:
-    """What one call of a loader did, by layer name of our model."""
+    """Result of one loader call: our layer names, by what happened to them."""
 
     path: str
     loaded: list  # layers that got values from the file
@@ -51,7 +51,7 @@ def variable_key(layer, weight):
 
 
 def float_weights(layer):
-    # Keras 3's Dropout holds an integer random-seed state, which no weights file contains.
+    # The dropout layer's call count is an integer variable, and no weights file contains it.
     return [weight for weight in layer.weights if tf.as_dtype(weight.dtype).is_floating]
 
 
