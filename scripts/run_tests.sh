@@ -34,8 +34,15 @@ bash scripts/setup_venv.sh .venv-tf215 requirements-horovod.txt || exit 1
 phase "Setting up .venv (TensorFlow 2.21, Keras 3)"
 bash scripts/setup_venv.sh .venv requirements.txt || exit 1
 
+# RUN_SLOW_TESTS=0 leaves out the tests marked slow (the digits learning test).
+slow_filter=()
+if [ "${RUN_SLOW_TESTS:-1}" = "0" ]; then
+    slow_filter=(-m "not slow")
+fi
+
 phase "Full suite on TensorFlow 2.15.1"
-run_pytest .venv-tf215/bin/python -m pytest -q -p no:cacheprovider --durations=10 "$@"
+run_pytest .venv-tf215/bin/python -m pytest -q -p no:cacheprovider --durations=10 \
+    "${slow_filter[@]}" "$@"
 
 phase "Tests marked keras3 on TensorFlow 2.21"
 run_pytest .venv/bin/python -m pytest -q -p no:cacheprovider --durations=10 -m keras3 "$@"
