@@ -26,8 +26,8 @@ def make_eval_step(model):
     return eval_step
 
 
-def evaluate(eval_step, dataset, max_images=None):
-    """Return a dict with top_1_accuracy, top_5_accuracy, num_images and images_per_sec.
+def count_correct(eval_step, dataset, max_images=None):
+    """Return a dict with correct_top_1, correct_top_5, num_images and seconds.
 
     Scores every image the dataset yields once, or the first `max_images` of them.
     """
@@ -47,12 +47,34 @@ def evaluate(eval_step, dataset, max_images=None):
         if max_images is not None and num_images >= max_images:
             break
 
-    seconds = time.time() - start
+    return {"correct_top_1": correct_top_1, "correct_top_5": correct_top_5,
+            "num_images": num_images, "seconds": time.time() - start}
+
+
+def sum_over_workers(counts, replicas):
+    """Return the counts of count_correct() summed over the workers' parts of the set.
+
+    The time is the slowest worker's, since the workers score their parts in parallel.
+    """
+    if replicas.num_workers == 1:
+        return counts
+    own_seconds = [0.0] * replicas.num_workers
+    own_seconds[replicas.worker_index] = counts["seconds"]
+    summed = replicas.sum_over_workers(
+        [counts["correct_top_1"], counts["correct_top_5"], counts["num_images"]] + own_seconds)
+    return {"correct_top_1": int(round(summed[0])), "correct_top_5": int(round(summed[1])),
+            "num_images": int(round(summed[2])), "seconds": float(max(summed[3:]))}
+
+
+def accuracies(counts):
+    """Return top_1_accuracy, top_5_accuracy, num_images and images_per_sec of `counts`."""
+    num_images = counts["num_images"]
     if num_images == 0:
         raise ValueError("the validation dataset yielded no images.")
     return {
-        "top_1_accuracy": correct_top_1 / num_images,
-        "top_5_accuracy": correct_top_5 / num_images,
+        "top_1_accuracy": counts["correct_top_1"] / num_images,
+        "top_5_accuracy": counts["correct_top_5"] / num_images,
         "num_images": num_images,
-        "images_per_sec": num_images / max(seconds, 1e-9),
+        "images_per_sec": num_images / max(counts["seconds"], 1e-9),
     }
+

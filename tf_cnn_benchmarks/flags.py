@@ -63,7 +63,11 @@ flags.DEFINE_float("batchnorm_epsilon", inception_v3.DEFAULT_BATCHNORM_EPSILON,
 
 # Run length and output.
 flags.DEFINE_integer("batch_size", 32, "Images per device per step.", lower_bound=1)
-flags.DEFINE_integer("num_gpus", 1, "Number of GPUs to train on (1 in this runner).",
+flags.DEFINE_integer("num_gpus", 1,
+                     "GPUs this process trains on. Above 1 the run uses MirroredStrategy over "
+                     "them; without GPUs it splits the CPU into that many logical devices, "
+                     "which tests the multi-device path but trains no faster. With "
+                     "--variable_update=horovod each process drives one GPU: keep 1.",
                      lower_bound=1)
 flags.DEFINE_integer("num_batches", None,
                      "Training steps to run in total, counting steps of earlier runs that a "
@@ -186,12 +190,25 @@ flags.DEFINE_boolean("use_bf16", False,
                      "AMX or AVX512-BF16).")
 flags.DEFINE_boolean("xla", False, "Compile the training step with XLA (jit_compile).")
 
-# Distribution, accepted for tf_cnn_benchmarks command lines.
+# Distribution across devices and hosts.
 flags.DEFINE_string("variable_update", None,
-                    "How gradients are combined across devices. This runner trains on one "
-                    "device, so only unset or 'replicated' with --num_gpus=1 act the same.")
+                    "How gradients are combined across devices: horovod (allreduce between "
+                    "processes started by horovodrun), replicated or its alias mirrored "
+                    "(MirroredStrategy over --num_gpus devices of one host), or "
+                    "collective_all_reduce (MultiWorkerMirroredStrategy across hosts). Unset "
+                    "means one device, or replicated when --num_gpus is above 1.")
 flags.DEFINE_string("all_reduce_spec", None,
-                    "tf_cnn_benchmarks' all-reduce algorithm; accepted, not used on one device.")
+                    "tf_cnn_benchmarks' all-reduce algorithm; accepted, but not used: Horovod "
+                    "and tf.distribute choose their own.")
+flags.DEFINE_boolean("horovod_fp16_allreduce", False,
+                     "With --variable_update=horovod, send gradients as float16 in the "
+                     "allreduce: half the traffic, at some precision cost.")
+flags.DEFINE_string("worker_hosts", None,
+                    "With --variable_update=collective_all_reduce and no TF_CONFIG: the "
+                    "comma-separated host:port of every worker, the same list on each host.")
+flags.DEFINE_integer("task_index", 0,
+                     "With --worker_hosts: this worker's position in the list, 0 for the "
+                     "chief.", lower_bound=0)
 
 # Initial weights and fine-tuning.
 flags.DEFINE_string("keras_weights", None,
@@ -239,9 +256,7 @@ def validate_flags(flag_values):
     if flag_values.num_classes is not None and flag_values.num_classes < 2:
         errors.append("--num_classes=%d is invalid; a classifier needs at least 2."
                       % flag_values.num_classes)
-    if flag_values.num_gpus > 1:
-        errors.append("--num_gpus=%d is not supported yet: this runner trains on one "
-                      "device. Use --num_gpus=1." % flag_values.num_gpus)
+    errors += _validate_distribution(flag_values)
 
     if flag_values.loss_type_to_report not in SUPPORTED_LOSS_TYPES:
         errors.append("--loss_type_to_report=%s is invalid; use total_loss or base_loss."
@@ -370,4 +385,43 @@ def _validate_initial_weights(flag_values):
         if path and flag_values.eval:
             errors.append("--%s sets the weights a training run starts from; --eval evaluates "
                           "checkpoints in --train_dir. Drop one of them." % flag_name)
+    return errors
+
+
+# --variable_update values this runner acts on, and the tf_cnn_benchmarks values that mean the
+# same as one device when --num_gpus=1.
+VARIABLE_UPDATES = ("horovod", "replicated", "mirrored", "collective_all_reduce")
+SINGLE_DEVICE_VARIABLE_UPDATES = ("parameter_server", "independent", "distributed_replicated",
+                                  "distributed_all_reduce")
+
+
+def _validate_distribution(flag_values):
+    errors = []
+    update = flag_values.variable_update
+    if update is not None and update not in VARIABLE_UPDATES + SINGLE_DEVICE_VARIABLE_UPDATES:
+        errors.append("--variable_update=%s is invalid; use one of %s."
+                      % (update, ", ".join(VARIABLE_UPDATES)))
+    elif update in SINGLE_DEVICE_VARIABLE_UPDATES and flag_values.num_gpus > 1:
+        errors.append("--variable_update=%s is not supported; with --num_gpus=%d use "
+                      "--variable_update=replicated, or horovod with one process per GPU."
+                      % (update, flag_values.num_gpus))
+    if update == "horovod" and flag_values.num_gpus > 1:
+        errors.append("--num_gpus=%d with --variable_update=horovod: each Horovod process "
+                      "drives one GPU. Keep --num_gpus=1 and start one process per GPU with "
+                      "`horovodrun -np %d`." % (flag_values.num_gpus, flag_values.num_gpus))
+    distributed = update in ("horovod", "collective_all_reduce") or flag_values.num_gpus > 1
+    for mode in ("eval", "forward_only"):
+        if distributed and getattr(flag_values, mode):
+            errors.append("--%s runs on one device in one process; drop --variable_update and "
+                          "--num_gpus, and start one process." % mode)
+    if flag_values.horovod_fp16_allreduce and update != "horovod":
+        errors.append("--horovod_fp16_allreduce needs --variable_update=horovod.")
+    if flag_values.worker_hosts and update != "collective_all_reduce":
+        errors.append("--worker_hosts needs --variable_update=collective_all_reduce.")
+    if flag_values.worker_hosts:
+        num_hosts = len(flag_values.worker_hosts.split(","))
+        if flag_values.task_index >= num_hosts:
+            errors.append("--task_index=%d is out of range for the %d host(s) in "
+                          "--worker_hosts; use 0 to %d."
+                          % (flag_values.task_index, num_hosts, num_hosts - 1))
     return errors

@@ -4,7 +4,8 @@ import tensorflow as tf
 
 
 def visible_gpus():
-    return tf.config.list_physical_devices("GPU")
+    """Return the GPUs this process may use (after any tf.config.set_visible_devices)."""
+    return tf.config.get_visible_devices("GPU")
 
 
 def resolve_data_format(requested, gpus):

@@ -18,6 +18,7 @@ from tf_cnn_benchmarks import forward_only
 from tf_cnn_benchmarks import hardware
 from tf_cnn_benchmarks import model_config
 from tf_cnn_benchmarks import precision
+from tf_cnn_benchmarks.replicas import create_replicas
 from tf_cnn_benchmarks import training_loop
 
 FLAGS = flags.FLAGS
@@ -98,13 +99,14 @@ def check_data_dir(flag_values, num_classes):
                                         label_offset=flag_values.label_offset)
 
 
-def log_run_metadata(logger, flag_values, num_classes, data_format, gpus):
+def log_run_metadata(logger, flag_values, num_classes, data_format, gpus, replicas):
     logger.log_parameters(runner_flag_values(flag_values))
     logger.log_parameters({
         "tensorflow_version": tf.__version__,
         "devices": hardware.device_description(gpus),
-        "world_size": 1,
-        "global_batch_size": flag_values.batch_size,
+        "world_size": replicas.num_replicas,
+        "num_workers": replicas.num_workers,
+        "global_batch_size": flag_values.batch_size * replicas.num_replicas,
         "compute_dtype": "float16" if flag_values.use_fp16 else
                          "bfloat16" if flag_values.use_bf16 else "float32",
         "num_classes": num_classes,
@@ -123,14 +125,14 @@ def log_run_metadata(logger, flag_values, num_classes, data_format, gpus):
 def ignored_flag_warnings(flag_values):
     """Return one warning naming the tf_cnn_benchmarks flags given here without effect."""
     ignored = []
-    if flag_values.variable_update not in (None, "replicated"):
-        ignored.append("--variable_update=%s" % flag_values.variable_update)
+    if flag_values.variable_update in flags.SINGLE_DEVICE_VARIABLE_UPDATES:
+        ignored.append("--variable_update=%s (one device)" % flag_values.variable_update)
     if flag_values.all_reduce_spec is not None:
-        ignored.append("--all_reduce_spec=%s" % flag_values.all_reduce_spec)
+        ignored.append("--all_reduce_spec=%s (Horovod and tf.distribute choose their own "
+                       "all-reduce)" % flag_values.all_reduce_spec)
     if not ignored:
         return []
-    return ["WARNING: %s accepted but not used: this runner trains on one device."
-            % ", ".join(ignored)]
+    return ["WARNING: accepted but not used: %s." % ", ".join(ignored)]
 
 
 # Kept for callers that read the model settings through the runner.
@@ -187,6 +189,13 @@ def forward_only_dataset(flag_values, num_classes):
 
 def run(flag_values):
     gpus = hardware.visible_gpus()
+    replicas = create_replicas(flag_values, gpus)
+    if not replicas.is_chief:
+        # The chief prints the step table for all workers; the others print only errors,
+        # which go to stderr.
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
+    # Horovod leaves each process one GPU.
+    gpus = hardware.visible_gpus()
     data_format, note = hardware.resolve_data_format(flag_values.data_format, gpus)
     compute_dtype, precision_notes = precision.configure_precision(flag_values, gpus)
     for line in [note] + precision_notes + ignored_flag_warnings(flag_values):
@@ -206,22 +215,25 @@ def run(flag_values):
     # Seeds Python, NumPy, TensorFlow and Keras 3's own generator (its initializers ignore
     # tf.random.set_seed).
     tf.keras.utils.set_random_seed(flag_values.tf_random_seed)
-    model = build_model(flag_values, num_classes, data_format)
+    with replicas.scope():
+        model = build_model(flag_values, num_classes, data_format)
 
-    if flag_values.forward_only:
-        forward_only.run_forward_only(flag_values, model,
-                                      forward_only_dataset(flag_values, num_classes))
-        return
+        if flag_values.forward_only:
+            forward_only.run_forward_only(flag_values, model,
+                                          forward_only_dataset(flag_values, num_classes))
+            return
 
-    logger = dllogger_log.DlloggerLog(dllogger_path(flag_values))
-    try:
-        log_run_metadata(logger, flag_values, num_classes, data_format, gpus)
-        if flag_values.eval:
-            eval_checkpoints.run_evaluation(flag_values, model, logger)
-        else:
-            training_loop.train(flag_values, model, num_classes, logger, compute_dtype)
-    finally:
-        logger.close()
+        logger = dllogger_log.DlloggerLog(
+            dllogger_path(flag_values) if replicas.is_chief else None)
+        try:
+            log_run_metadata(logger, flag_values, num_classes, data_format, gpus, replicas)
+            if flag_values.eval:
+                eval_checkpoints.run_evaluation(flag_values, model, logger)
+            else:
+                training_loop.train(flag_values, model, num_classes, logger, compute_dtype,
+                                    replicas)
+        finally:
+            logger.close()
 
     if logger.path:
         log("dllogger log: %s" % logger.path)

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tf_cnn_benchmarks import losses
+from tf_cnn_benchmarks.replicas import Replicas
 
 
 class DynamicLossScale(tf.Module):
@@ -38,7 +39,7 @@ class TrainStep:
 
     def __init__(self, model, variables, optimizer, learning_rate_schedule, global_step,
                  label_smoothing, aux_loss_weight, weight_decay, gradient_clip,
-                 weight_average=None, loss_scale=None, jit_compile=False):
+                 weight_average=None, loss_scale=None, jit_compile=False, replicas=None):
         self.model = model
         self.variables = variables
         self.optimizer = optimizer
@@ -50,6 +51,7 @@ class TrainStep:
         self.gradient_clip = gradient_clip
         self.weight_average = weight_average
         self.loss_scale = loss_scale
+        self.replicas = replicas or Replicas()
         self.kernels = losses.regularized_kernels(model)
         self._step = tf.function(self._train_step, jit_compile=jit_compile or None)
 
@@ -70,7 +72,8 @@ class TrainStep:
             if self.loss_scale is not None:
                 loss_to_minimize = loss_to_minimize * self.loss_scale.scale
 
-        gradients = tape.gradient(loss_to_minimize, self.variables)
+        gradients = self.replicas.average_gradients(tape).gradient(loss_to_minimize,
+                                                                   self.variables)
         if self.loss_scale is not None:
             gradients = [None if gradient is None else
                          tf.cast(gradient, tf.float32) / self.loss_scale.scale
@@ -83,13 +86,8 @@ class TrainStep:
             tf.float32))
         return gradients, terms
 
-    def _apply(self, gradients, learning_rate):
-        self.optimizer.apply_gradients(gradients, self.variables, learning_rate,
-                                       self.global_step)
-        if self.weight_average is not None:
-            self.weight_average.update(self.global_step)
-
-    def _train_step(self, images, labels):
+    def _replica_step(self, images, labels):
+        """Compute this replica's gradients, average them over all replicas and update."""
         labels = tf.cast(labels, tf.int32)
         gradients, terms = self._gradients(images, labels)
 
@@ -97,17 +95,40 @@ class TrainStep:
             gradients, terms["gradient_norm"] = tf.clip_by_global_norm(gradients,
                                                                        self.gradient_clip)
         learning_rate = self.learning_rate_schedule(self.global_step)
+        terms["learning_rate"] = learning_rate
+
+        def apply():
+            self.optimizer.apply_gradients(gradients, self.variables, learning_rate,
+                                           self.global_step)
 
         if self.loss_scale is None:
-            self._apply(gradients, learning_rate)
+            apply()
         else:
             # A float16 overflow makes some gradients infinite; skip that update.
             finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(gradient))
                                     for gradient in gradients if gradient is not None])
-            tf.cond(finite, lambda: self._apply(gradients, learning_rate), lambda: None)
+            tf.cond(finite, apply, lambda: None)
+            terms["gradients_are_finite"] = tf.cast(finite, tf.float32)
+        return terms
+
+    def _train_step(self, images, labels):
+        terms = self.replicas.run(self._replica_step, images, labels)
+
+        # The steps below change variables that every replica shares, so they run once, after
+        # the replicas have applied the same averaged gradients.
+        finite = None
+        if self.loss_scale is not None:
+            # The averaged gradients are the same on every replica, so the mean is 0 or 1.
+            finite = terms.pop("gradients_are_finite") > 0.5
+        if self.weight_average is not None:
+            if finite is None:
+                self.weight_average.update(self.global_step)
+            else:
+                tf.cond(finite, lambda: self.weight_average.update(self.global_step),
+                        lambda: None)
+        if self.loss_scale is not None:
             self.loss_scale.update(finite)
             terms["loss_scale"] = self.loss_scale.scale
 
         self.global_step.assign_add(1)
-        terms["learning_rate"] = learning_rate
         return terms

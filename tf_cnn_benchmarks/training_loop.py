@@ -15,6 +15,7 @@ from tf_cnn_benchmarks import model_config
 from tf_cnn_benchmarks import moving_average
 from tf_cnn_benchmarks import optimizers
 from tf_cnn_benchmarks import throughput
+from tf_cnn_benchmarks.replicas import Replicas
 from tf_cnn_benchmarks.train_step import DynamicLossScale
 from tf_cnn_benchmarks.train_step import TrainStep
 
@@ -55,11 +56,17 @@ def total_training_steps(flag_values, num_images, global_batch_size):
     return DEFAULT_NUM_BATCHES
 
 
-def evaluate_validation_set(flag_values, model):
+def evaluate_validation_set(flag_values, model, replicas=None):
     """Score the validation shards: all of them, the --num_eval_epochs fraction below 1, or
-    the first --num_eval_batches batches."""
+    the first --num_eval_batches batches.
+
+    Each worker scores its own part of the records and the counts are summed, so every image
+    counts once and all workers return the same figures.
+    """
+    replicas = replicas or Replicas()
     dataset = imagenet_tfrecord.evaluation_dataset(
         flag_values.data_dir, flag_values.batch_size, flag_values.image_size,
+        num_shards=replicas.num_workers, shard_index=replicas.worker_index,
         eval_crop_fraction=flag_values.eval_crop_fraction, label_offset=flag_values.label_offset,
         skip_corrupt_records=flag_values.skip_corrupt_records,
         resize_method=flag_values.resize_method)
@@ -70,15 +77,18 @@ def evaluate_validation_set(flag_values, model):
     if flag_values.num_eval_batches is not None:
         batch_limit = flag_values.num_eval_batches * flag_values.batch_size
         max_images = batch_limit if max_images is None else min(max_images, batch_limit)
-    return evaluation.evaluate(evaluation.make_eval_step(model), dataset, max_images)
+    if max_images is not None:
+        max_images = replicas.shard_of_images(max_images)
+    counts = evaluation.count_correct(evaluation.make_eval_step(model), dataset, max_images)
+    return evaluation.accuracies(evaluation.sum_over_workers(counts, replicas))
 
 
-def evaluate_with_average(flag_values, model, weight_average):
+def evaluate_with_average(flag_values, model, weight_average, replicas=None):
     """Return {"raw": results, "ema": results or None}: the trained and averaged weights."""
-    results = {"raw": evaluate_validation_set(flag_values, model), "ema": None}
+    results = {"raw": evaluate_validation_set(flag_values, model, replicas), "ema": None}
     if weight_average is not None:
         with weight_average.swapped_in():
-            results["ema"] = evaluate_validation_set(flag_values, model)
+            results["ema"] = evaluate_validation_set(flag_values, model, replicas)
     return results
 
 
@@ -129,11 +139,12 @@ class _StopSignal:
 class _Run:
     """State of one training run: the step function, the checkpoint and the schedule."""
 
-    def __init__(self, flag_values, model, num_classes, compute_dtype):
+    def __init__(self, flag_values, model, num_classes, compute_dtype, replicas):
         self.flags = flag_values
         self.model = model
         self.num_classes = num_classes
-        self.global_batch_size = flag_values.batch_size
+        self.replicas = replicas
+        self.global_batch_size = flag_values.batch_size * replicas.num_replicas
         self.num_images = num_training_images(flag_values)
         self.steps_per_epoch = max(1, self.num_images // self.global_batch_size)
         self.total_steps = total_training_steps(flag_values, self.num_images,
@@ -156,14 +167,14 @@ class _Run:
             model, list(trainable.values()), self.optimizer, self.schedule, self.global_step,
             flag_values.label_smoothing, flag_values.aux_loss_weight, flag_values.weight_decay,
             flag_values.gradient_clip, self.weight_average, self.loss_scale,
-            jit_compile=flag_values.xla)
+            jit_compile=flag_values.xla, replicas=replicas)
 
         self.manager = None
         if flag_values.train_dir:
             self.checkpoint = checkpoints.create_checkpoint(
                 self.global_step, model, self.optimizer, self.weight_average, self.loss_scale)
-            self.manager = checkpoints.create_manager(self.checkpoint, flag_values.train_dir,
-                                                      flag_values.max_ckpts_to_keep)
+            self.manager = replicas.create_checkpoint_manager(
+                self.checkpoint, flag_values.train_dir, flag_values.max_ckpts_to_keep)
         self.last_save_time = time.time()
         self.eval_every_steps = self._eval_period()
 
@@ -176,7 +187,25 @@ class _Run:
         return None
 
     def restore(self):
-        """Resume from the latest readable checkpoint; return the step to continue after."""
+        """Resume from the latest readable checkpoint; return the step to continue after.
+
+        Every worker then takes the chief's variables, so all start from the same weights,
+        optimizer slots and step whether or not they can read --train_dir.
+        """
+        if self.replicas.is_chief or self.manager is not None:
+            self._restore_on_this_worker()
+        self.replicas.broadcast_variables(self.variables())
+        return int(self.global_step)
+
+    def variables(self):
+        """Return every variable a checkpoint holds: weights, batch-norm statistics, optimizer
+        slots, EMA, loss scale and the step."""
+        modules = (self.optimizer, self.weight_average, self.loss_scale)
+        extra = [variable for module in modules if module is not None
+                 for variable in module.variables]
+        return list(self.model.variables) + extra + [self.global_step]
+
+    def _restore_on_this_worker(self):
         if self.manager is None:
             initialization.initialize_run(self.flags, self.model, self.weight_average)
             return 0
@@ -208,16 +237,21 @@ class _Run:
         return checkpoints.checkpoint_step(self.manager.latest_checkpoint)
 
     def dataset(self, start_step):
+        return self.replicas.training_batches(self._input_pipeline, start_step)
+
+    def _input_pipeline(self, num_shards, shard_index, skip_batches):
         if self.flags.data_dir is None:
             return imagenet_tfrecord.synthetic_dataset(self.flags.batch_size,
                                                        self.flags.image_size, self.num_classes,
                                                        seed=self.flags.tf_random_seed)
         # The same seed on every resume, and the batches of earlier runs skipped before they
         # are decoded, so a resumed run trains on the batches an uninterrupted one would use.
+        # Each shard reads its own records with its own seed (the seed plus shard_index).
         return imagenet_tfrecord.training_dataset(
             self.flags.data_dir, self.flags.batch_size, self.flags.image_size,
+            num_shards=num_shards, shard_index=shard_index,
             seed=self.flags.tf_random_seed, use_caching=self.flags.datasets_use_caching,
-            skip_batches=start_step, label_offset=self.flags.label_offset,
+            skip_batches=skip_batches, label_offset=self.flags.label_offset,
             skip_corrupt_records=self.flags.skip_corrupt_records,
             resize_method=self.flags.resize_method, distort_color=self.flags.distort_color)
 
@@ -236,8 +270,8 @@ class _Run:
 
 
 def _log_start(run, start_step):
-    log("Batch size:  %d global (%d per device, 1 device)"
-        % (run.global_batch_size, run.flags.batch_size))
+    log("Batch size:  %d global (%d per device, %s)"
+        % (run.global_batch_size, run.flags.batch_size, run.replicas.description))
     log("Optimizer:   %s, initial learning rate %g" % (run.flags.optimizer,
                                                      run.initial_learning_rate))
     log("Steps:       %d to run (steps %d to %d), %d per epoch of %d images"
@@ -272,12 +306,12 @@ def _check_finite(loss, step, run):
 class _Summaries:
     """TensorBoard scalars in --train_dir, every --save_summaries_steps steps."""
 
-    def __init__(self, flag_values):
+    def __init__(self, flag_values, is_chief):
         self.every = flag_values.save_summaries_steps
         if self.every is None:
             self.every = flag_values.display_every
         self.writer = None
-        if flag_values.train_dir and self.every:
+        if flag_values.train_dir and self.every and is_chief:
             self.writer = tf.summary.create_file_writer(flag_values.train_dir)
 
     def write(self, step, scalars):
@@ -303,16 +337,17 @@ def _row(run, step, meter, terms):
     return row
 
 
-def train(flag_values, model, num_classes, logger, compute_dtype="float32"):
+def train(flag_values, model, num_classes, logger, compute_dtype="float32", replicas=None):
     """Train to --num_batches or --num_epochs, resuming from --train_dir when it has one.
 
-    Raises TrainingInterrupted after saving a checkpoint when SIGTERM or SIGINT arrives.
+    Call it inside replicas.scope(), where the model was built. Raises TrainingInterrupted
+    after saving a checkpoint when SIGTERM or SIGINT arrives.
     """
-    run = _Run(flag_values, model, num_classes, compute_dtype)
+    run = _Run(flag_values, model, num_classes, compute_dtype, replicas or Replicas())
     start_step = run.restore()
     # Written only once the checkpoint (if any) fits the model, so the file always describes
     # the checkpoints next to it.
-    if flag_values.train_dir:
+    if flag_values.train_dir and run.replicas.is_chief:
         model_config.write_model_config(flag_values, num_classes)
     if start_step >= run.total_steps:
         log("The checkpoint is at step %d and this run asks for %d steps in total: nothing "
@@ -332,7 +367,7 @@ def train(flag_values, model, num_classes, logger, compute_dtype="float32"):
 def _train_steps(run, start_step, logger, stop_signal):
     flag_values = run.flags
     meter = throughput.ThroughputMeter(run.global_batch_size, flag_values.num_warmup_batches)
-    summaries = _Summaries(flag_values)
+    summaries = _Summaries(flag_values, run.replicas.is_chief)
     iterator = iter(run.dataset(start_step))
     last_eval = None
     loss = float("nan")
@@ -359,19 +394,22 @@ def _train_steps(run, start_step, logger, stop_signal):
                                "learning_rate": terms["learning_rate"],
                                "images_per_sec": meter.last_speed})
 
-        if stop_signal.signal_number is not None:
+        if run.replicas.any_worker(stop_signal.signal_number is not None):
+            # All workers stop at the same step, so none waits on an allreduce.
+            signal_number = stop_signal.signal_number or signal.SIGTERM
             path = run.save(step)
             summaries.close()
-            name = signal.Signals(stop_signal.signal_number).name
+            name = signal.Signals(signal_number).name
             raise TrainingInterrupted(
-                stop_signal.signal_number,
+                signal_number,
                 "%s received: stopped after step %d; checkpoint %s. Rerun the same command "
                 "to resume." % (name, step, path or "not saved (no --train_dir)"))
 
         if run.eval_due(step):
             # Saved first, so a failing evaluation never costs the trained steps.
             run.save(step)
-            results = evaluate_with_average(flag_values, run.model, run.weight_average)
+            results = evaluate_with_average(flag_values, run.model, run.weight_average,
+                                            run.replicas)
             summaries.write(step, {"eval/top_1_accuracy": results["raw"]["top_1_accuracy"]})
             report_evaluation(results, step, logger, run.epoch_of(step))
             last_eval = headline_results(results)
@@ -384,6 +422,10 @@ def _train_steps(run, start_step, logger, stop_signal):
             run.save(step)
 
     log(throughput.format_total(meter))
+    if run.replicas.num_workers > 1 and meter.total_images_per_sec() is not None:
+        log("per worker: %.2f images/sec (%d workers)"
+            % (meter.total_images_per_sec() / run.replicas.num_workers,
+               run.replicas.num_workers))
     if run.manager is not None and run.latest_saved_step() != int(run.global_step):
         run.save(int(run.global_step))
     summaries.close()
