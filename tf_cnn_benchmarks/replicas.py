@@ -17,10 +17,16 @@ import tensorflow as tf
 from tf_cnn_benchmarks import checkpoints
 
 
+class DistributionError(RuntimeError):
+    """The requested devices or processes cannot be set up, such as Horovod missing."""
+
+
 class Replicas:
     """One device in one process. Subclasses share the step between devices and processes."""
 
     description = "1 device"
+    # Lines for the runner to print at start-up, such as how the CPU was split.
+    notes = ()
     num_workers = 1
     worker_index = 0
     replicas_per_worker = 1

@@ -18,6 +18,7 @@ from tf_cnn_benchmarks import forward_only
 from tf_cnn_benchmarks import hardware
 from tf_cnn_benchmarks import model_config
 from tf_cnn_benchmarks import precision
+from tf_cnn_benchmarks.replicas import DistributionError
 from tf_cnn_benchmarks.replicas import create_replicas
 from tf_cnn_benchmarks import training_loop
 
@@ -30,7 +31,8 @@ DLLOGGER_FILENAME = "dllogger.json"
 
 # Errors caused by input the user can fix: printed as one line, without a traceback.
 USER_ERRORS = (imagenet_tfrecord.DataDirError, imagenet_tfrecord.LabelRangeError,
-               checkpoints.CheckpointError, training_loop.NonFiniteLossError, ValueError)
+               checkpoints.CheckpointError, training_loop.NonFiniteLossError, ValueError,
+               DistributionError)
 
 
 def log(message):
@@ -198,7 +200,8 @@ def run(flag_values):
     gpus = hardware.visible_gpus()
     data_format, note = hardware.resolve_data_format(flag_values.data_format, gpus)
     compute_dtype, precision_notes = precision.configure_precision(flag_values, gpus)
-    for line in [note] + precision_notes + ignored_flag_warnings(flag_values):
+    for line in ([note] + precision_notes + ignored_flag_warnings(flag_values)
+                 + list(replicas.notes)):
         if line:
             log(line)
     if flag_values.deterministic:
