@@ -191,11 +191,12 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
                      use_caching=False, shuffle_buffer_size=DEFAULT_SHUFFLE_BUFFER_SIZE,
                      skip_batches=0, label_offset=None, skip_corrupt_records=False,
                      resize_method=inception_preprocessing.DEFAULT_RESIZE_METHOD,
-                     distort_color=False):
+                     distort_color=False, flip_left_right=True):
     """Return an endless, shuffled dataset of (images, labels) batches of the training shards.
 
     images: float32 [batch_size, image_size, image_size, 3] in [-1, 1], with the Inception
-        training crop and flip. labels: int32 [batch_size] as stored (1..N).
+        training crop and (with flip_left_right) the random left-right flip.
+    labels: int32 [batch_size] as stored (1..N).
     Worker shard_index of num_shards reads its own part of the records. With a seed, worker
     k shuffles and crops with seed + k, so a rerun gives the same batches. Without one every
     run differs. use_caching keeps the worker's serialized records in memory after the
@@ -207,7 +208,8 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     skip_corrupt_records skips a corrupt record (and the rest of its shard) or an
     undecodable image with a warning, instead of raising an error that names the shard.
     resize_method: a tf.image.resize method. distort_color adds TF-Slim's random colour
-    distortion.
+    distortion. flip_left_right=False keeps every crop unmirrored, for data such as digits
+    whose mirror images are not valid examples.
     Raises DataDirError when data_dir has no training shards.
     """
     check_worker(num_shards, shard_index)
@@ -239,7 +241,8 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
         image_buffer, label, bboxes = parse_train_record(serialized)
         image = inception_preprocessing.preprocess_for_train(
             image_buffer, bboxes, image_size, seed=tf.stack([element_seed, 0]),
-            resize_method=resize_method, distort_color=distort_color)
+            resize_method=resize_method, distort_color=distort_color,
+            flip_left_right=flip_left_right)
         return image, label + shift
 
     dataset = records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,

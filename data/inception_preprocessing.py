@@ -1,9 +1,9 @@
 """Inception image preprocessing for training and evaluation.
 
 Training takes a random crop that `tf.image.sample_distorted_bounding_box` picks around the
-record's bounding boxes, flips it left-right at random and resizes it. Evaluation takes the
-central 87.5 % of the image and resizes it. Both return float32 images scaled to [-1, 1], the
-input range of Inception models.
+record's bounding boxes, flips it left-right at random (unless turned off) and resizes it.
+Evaluation takes the central 87.5 % of the image and resizes it. Both return float32 images
+scaled to [-1, 1], the input range of Inception models.
 
 Both decode JPEG records with the fused `tf.image.decode_and_crop_jpeg`, which decodes only
 the crop. Records of other tools may hold PNG, GIF or BMP, which are decoded whole and then
@@ -140,7 +140,8 @@ def decode_crop(image_buffer, window_of_shape):
 
 
 def preprocess_for_train(image_buffer, bboxes, image_size, seed=None,
-                         resize_method=DEFAULT_RESIZE_METHOD, distort_color=False):
+                         resize_method=DEFAULT_RESIZE_METHOD, distort_color=False,
+                         flip_left_right=True):
     """Decode a random Inception crop of an image, flip it at random, resize and scale it.
 
     image_buffer: scalar string tensor with the encoded image (JPEG, or PNG, GIF, BMP).
@@ -149,6 +150,9 @@ def preprocess_for_train(image_buffer, bboxes, image_size, seed=None,
     seed: int tensor of shape [2]. The same seed gives the same crop, flip and colours.
         None draws one from the global random generator.
     distort_color: apply TF-Slim's random brightness, saturation, hue and contrast.
+    flip_left_right: mirror half of the crops at random. Turn it off for images whose mirror
+        is another class or no valid image, such as digits and text. The crop and the
+        colours of a seed are the same either way.
     Returns a float32 tensor [image_size, image_size, 3] in [-1, 1].
     """
     check_resize_method(resize_method)
@@ -158,7 +162,8 @@ def preprocess_for_train(image_buffer, bboxes, image_size, seed=None,
 
     image = decode_crop(image_buffer,
                         lambda shape: distorted_crop_window(shape, bboxes, crop_seed))
-    image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    if flip_left_right:
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     image = resize(image, image_size, resize_method)
     if distort_color:
         color_seed = tf.random.experimental.stateless_split(flip_seed, num=1)[0]

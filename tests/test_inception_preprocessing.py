@@ -201,6 +201,23 @@ def test_train_is_crop_or_flipped_crop():
     assert flipped_seen
 
 
+def test_train_flip_off_is_plain_crop():
+    jpeg_bytes = encode_jpeg(gradient_image(90, 130, step=1))
+    bboxes = tf.constant([[[0.1, 0.2, 0.8, 0.9]]])
+
+    for seed in range(10):
+        seed_pair = tf.constant([seed, 3], tf.int64)
+        image = preprocessing.preprocess_for_train(jpeg_bytes, bboxes, 48, seed=seed_pair,
+                                                   flip_left_right=False)
+
+        crop_seed, _ = preprocessing.split_train_seed(seed_pair)
+        top, left, height, width = preprocessing.distorted_crop_window(
+            tf.image.extract_jpeg_shape(jpeg_bytes), bboxes, crop_seed).numpy()
+        crop = decoded(jpeg_bytes)[top:top + height, left:left + width]
+        plain = preprocessing.resize_and_scale(crop, 48).numpy()
+        np.testing.assert_allclose(image, plain, atol=1e-5, err_msg="seed %d" % seed)
+
+
 def test_train_same_seed_same_image():
     jpeg_bytes = encode_jpeg(gradient_image(90, 130, step=1))
     seed = tf.constant([4, 4], tf.int64)

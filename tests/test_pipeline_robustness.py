@@ -163,6 +163,22 @@ def test_distort_color_repeats_with_seed(demo_shards):
                                   first_batch(demo_shards, distort_color=True))
 
 
+def test_flip_off_keeps_crops_unmirrored(demo_shards):
+    # With the same seed both batches have the same records and crops, so each image of the
+    # default batch equals the unflipped image at its index or that image's mirror. Seed 3
+    # mirrors some of the 8 images and not others.
+    flipped = first_batch(demo_shards)
+    unflipped = first_batch(demo_shards, flip_left_right=False)
+    is_same = [np.allclose(flip, plain, atol=1e-5) for flip, plain in zip(flipped, unflipped)]
+    is_mirror = [np.allclose(flip, plain[:, ::-1], atol=1e-5)
+                 for flip, plain in zip(flipped, unflipped)]
+
+    for index in range(len(flipped)):
+        assert is_same[index] or is_mirror[index], index
+    assert any(is_mirror)
+    assert any(is_same)
+
+
 def encoded_variants(photo):
     """Return {name: encoded bytes} of `photo` as PNG, grayscale PNG, CMYK and gray JPEG."""
     variants = {}
