@@ -80,6 +80,7 @@ def measure_ours(config):
     from models import model_stats
     from tf_cnn_benchmarks import hardware
     from tf_cnn_benchmarks import training_loop
+    from tf_cnn_benchmarks.replicas import Replicas
 
     flag_values = runner_flag_values(config)
     # NCHW with a GPU and NHWC without one, the runner's default layout.
@@ -95,7 +96,8 @@ def measure_ours(config):
     # NOTE: _Run is the training loop's private state class. It is used so that this
     # benchmark trains exactly what the runner trains: the same optimizer, schedule, EMA,
     # loss terms and dataset. If the training loop is refactored, this call follows it.
-    run = training_loop._Run(flag_values, model, IMAGENET_NUM_CLASSES, compute_dtype)
+    run = training_loop._Run(flag_values, model, IMAGENET_NUM_CLASSES, compute_dtype,
+                             Replicas())
     iterator = iter(run.dataset(0))
 
     def run_one_step():
