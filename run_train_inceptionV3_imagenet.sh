@@ -20,73 +20,13 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")" && pwd)
 export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
 
-BATCH_SIZE=${BATCH_SIZE:-32}
-DATA_DIR=${DATA_DIR:-./imagenet_tfrecord}
-TRAIN_DIR=${TRAIN_DIR:-./train_dir/inceptionV3}
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$repo/.venv/bin/python" ]; then PYTHON=$repo/.venv/bin/python; else PYTHON=python3; fi
-fi
-
-epochs=""
-optimizer="rmsprop"
-passthrough=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --epoch)
-            if [ $# -lt 2 ]; then
-                echo "error: --epoch needs a value, for example --epoch 90" >&2
-                exit 2
-            fi
-            epochs="$2"
-            shift 2
-            ;;
-        --epoch=*)
-            epochs="${1#--epoch=}"
-            if [ -z "$epochs" ]; then
-                echo "error: --epoch= needs a value, for example --epoch=90" >&2
-                exit 2
-            fi
-            shift
-            ;;
-        --num_epochs=*)
-            epochs="${1#--num_epochs=}"
-            passthrough+=("$1")
-            shift
-            ;;
-        --optimizer=*)
-            optimizer="${1#--optimizer=}"
-            passthrough+=("$1")
-            shift
-            ;;
-        *)
-            passthrough+=("$1")
-            shift
-            ;;
-    esac
-done
-
-if [ -n "$epochs" ] && [[ " ${passthrough[*]-} " != *" --num_epochs="* ]]; then
-    passthrough=("--num_epochs=$epochs" "${passthrough[@]}")
-fi
-
-# Periodic evaluation needs validation shards; without them train without it.
-eval_flags=(--eval_during_training_every_n_epochs=1 --num_eval_epochs=1
-            --stop_at_top_1_accuracy=0.788)
-if ! compgen -G "$DATA_DIR/validation-*-of-*" >/dev/null; then
-    echo "No validation-*-of-* shards in $DATA_DIR: training without periodic evaluation."
-    eval_flags=()
-fi
-
-if [ "${FRESH:-0}" = "1" ] && [ -d "$TRAIN_DIR" ]; then
-    old_dir="$TRAIN_DIR.old-$(date +%Y%m%d_%H%M%S)"
-    mv "$TRAIN_DIR" "$old_dir"
-    echo "FRESH=1: moved the old checkpoints to $old_dir"
-fi
-
-timestamp=$(date +%Y%m%d_%H%M%S)
-log_dir=${LOG_DIR:-logs/inceptionV3}
-mkdir -p "$log_dir"
-log_file="$log_dir/${timestamp}_${epochs:-default}_${BATCH_SIZE}_${optimizer}.log"
+# shellcheck source=scripts/train_common.sh
+source "$repo/scripts/train_common.sh"
+set_train_settings ./train_dir/inceptionV3
+parse_train_arguments "$@"
+select_eval_flags
+move_aside_train_dir
+create_log_file logs/inceptionV3 "$BATCH_SIZE"
 
 "$PYTHON" -m tf_cnn_benchmarks \
     --data_name=imagenet \
