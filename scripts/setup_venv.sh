@@ -5,7 +5,9 @@
 #
 # Skips the install when VENV_DIR was last set up from the same file content. On a machine
 # where nvidia-smi finds a GPU, tensorflow-cpu is replaced by tensorflow[and-cuda] of the same
-# version. A horovod line is installed last, built against the installed TensorFlow.
+# version. A horovod line is installed last, built against the installed TensorFlow with Gloo
+# and without MPI; where nvidia-smi finds a GPU, the build adds NCCL for the allreduce of GPU
+# tensors (HOROVOD_GPU_OPERATIONS=NCCL) and keeps Gloo as the controller.
 set -euo pipefail
 
 venv_dir=$1
@@ -45,7 +47,12 @@ fi
 horovod=$(grep -E '^[[:space:]]*horovod' "$requirements" || true)
 if [ -n "$horovod" ]; then
     if [ "$has_gpu" = 1 ]; then
+        # NOTE: this build needs the CUDA toolkit and NCCL's headers on the machine; no GPU
+        # machine has run it for this project yet.
         export HOROVOD_GPU_OPERATIONS=NCCL
+        echo "GPU found: building Horovod with Gloo and NCCL."
+    else
+        echo "No GPU found: building Horovod with Gloo (CPU)."
     fi
     HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \
         HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
