@@ -22,6 +22,7 @@ they do not depend on construction order.
 
 import tensorflow as tf
 
+from models import fused_batch_norm
 from models.seeded_dropout import SeededDropout
 
 # The backbone's smallest input: three VALID stride-2 reductions leave a 1 x 1 map at 75 x 75.
@@ -69,7 +70,7 @@ class _LayerFactory:
             kernel_initializer=kernel_initializer or _conv_initializer(),
             name=name)(inputs)
 
-        outputs = tf.keras.layers.BatchNormalization(
+        outputs = fused_batch_norm.batch_normalization(
             axis=self.channel_axis, momentum=self.batchnorm_decay,
             epsilon=self.batchnorm_epsilon, center=True, scale=False,
             name=name + "_bn")(outputs)
