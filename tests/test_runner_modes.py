@@ -22,6 +22,23 @@ SMALL_FLAGS = ["--image_size=75", "--batch_size=2", "--num_warmup_batches=1",
 
 TIMEOUT_SECONDS = 600
 
+# Address-space limit (RLIMIT_AS) of the runner in the out-of-memory test, so the test can
+# never take much of the machine's memory. Importing TensorFlow and building InceptionV3 at
+# 75 x 75 peaked at about 2.5 GiB of address space (VmPeak, TF 2.15.1, 2 CPU cores).
+OOM_ADDRESS_SPACE_BYTES = 6 * 2**30
+
+# The synthetic batch is 1,000,000 x 75 x 75 x 3 float32 values, 67.5 GB, far over the limit,
+# so TensorFlow fails to allocate it before any page is touched.
+OOM_BATCH_SIZE = 1000000
+
+# Python code that sets the address-space limit and then execs the runner with the arguments
+# that follow. subprocess' preexec_fn could set the limit too, but it is unsafe in a process
+# that runs threads, as pytest does once TensorFlow is imported.
+LIMITED_RUNNER = ("import os, resource, sys; "
+                  "resource.setrlimit(resource.RLIMIT_AS, (%d, %d)); "
+                  "os.execv(sys.executable, [sys.executable, '-m', 'tf_cnn_benchmarks'] "
+                  "+ sys.argv[1:])" % (OOM_ADDRESS_SPACE_BYTES, OOM_ADDRESS_SPACE_BYTES))
+
 
 def run_runner(args):
     return subprocess.run([sys.executable, "-m", "tf_cnn_benchmarks"] + args, cwd=REPO_ROOT,
@@ -207,3 +224,21 @@ def test_periodic_eval_needs_validation_shards(demo_shards, tmp_path):
                          "--eval_during_training_every_n_epochs=1"])
     assert result.returncode != 0
     assert "--eval_during_training_every_n_epochs=0" in result.stderr
+
+
+# NOTE: the allocation that fails here is the synthetic batch's, outside the training step.
+# Under the same limit, a failed allocation inside the step (--batch_size=4096) crashed or
+# hung the runner instead of reaching its message: SIGSEGV in a oneDNN convolution with TF
+# 2.15.1, a hang with TF 2.21, and std::bad_alloc with TF 2.21 and TF_ENABLE_ONEDNN_OPTS=0.
+@pytest.mark.keras3
+def test_out_of_memory_names_batch_size():
+    result = subprocess.run(
+        [sys.executable, "-c", LIMITED_RUNNER, "--image_size=75",
+         "--batch_size=%d" % OOM_BATCH_SIZE, "--num_batches=1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    output = result.stdout[-3000:] + result.stderr[-3000:]
+
+    assert result.returncode == 1, output
+    assert "error: out of memory at --batch_size=%d" % OOM_BATCH_SIZE in result.stderr, output
+    assert "Lower the batch size." in result.stderr, output
+    assert "Traceback" not in result.stderr, output
