@@ -47,6 +47,10 @@ flags.DEFINE_string("resize_method", "bilinear",
 flags.DEFINE_boolean("distort_color", False,
                      "Random brightness, saturation, hue and contrast in training "
                      "preprocessing.")
+flags.DEFINE_boolean("flip_left_right", True,
+                     "Mirror half of the training crops at random (Inception preprocessing). "
+                     "Pass --noflip_left_right when a mirrored image is another class or no "
+                     "valid example, as with digits, letters or text.")
 
 # Model.
 flags.DEFINE_string("model", "inception3", "Model name: inception3 (alias inception_v3).")
