@@ -253,7 +253,8 @@ class _Run:
             seed=self.flags.tf_random_seed, use_caching=self.flags.datasets_use_caching,
             skip_batches=skip_batches, label_offset=self.flags.label_offset,
             skip_corrupt_records=self.flags.skip_corrupt_records,
-            resize_method=self.flags.resize_method, distort_color=self.flags.distort_color)
+            resize_method=self.flags.resize_method, distort_color=self.flags.distort_color,
+            flip_left_right=self.flags.flip_left_right)
 
     def epoch_of(self, step):
         return (step - 1) // self.steps_per_epoch
