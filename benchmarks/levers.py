@@ -28,6 +28,8 @@ LEVERS = {
                     {"intra_threads": 1, "inter_threads": 2}, {}),
     "onednn_off": ("TF_ENABLE_ONEDNN_OPTS=0", {}, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
     "onednn_on": ("TF_ENABLE_ONEDNN_OPTS=1", {}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+    "stock_batch_norm": ("Keras' own BatchNormalization (unfused under Keras 3)",
+                         {"stock_batch_norm": True}, {}),
 }
 
 

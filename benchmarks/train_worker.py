@@ -82,6 +82,11 @@ def measure_ours(config):
     from tf_cnn_benchmarks import training_loop
     from tf_cnn_benchmarks.replicas import Replicas
 
+    if config.get("stock_batch_norm"):
+        # Builds Keras' own BatchNormalization under Keras 3 as well, to time the fused kernel.
+        from models import fused_batch_norm
+        fused_batch_norm.KERAS_3 = False
+
     flag_values = runner_flag_values(config)
     # NCHW with a GPU and NHWC without one, the runner's default layout.
     data_format, _ = hardware.resolve_data_format(None, hardware.visible_gpus())
