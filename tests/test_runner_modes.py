@@ -241,4 +241,5 @@ def test_out_of_memory_names_batch_size():
     assert result.returncode == 1, output
     assert "error: out of memory at --batch_size=%d" % OOM_BATCH_SIZE in result.stderr, output
     assert "Lower the batch size." in result.stderr, output
+    assert "OOM when allocating tensor with shape" in result.stderr, output
     assert "Traceback" not in result.stderr, output

@@ -242,6 +242,18 @@ def run(flag_values):
         log("dllogger log: %s" % logger.path)
 
 
+def allocation_failure(error):
+    """Return the line of an out-of-memory error that names the tensor shape that failed.
+
+    TensorFlow's first line is often only "Graph execution error:"; the "OOM when allocating
+    tensor with shape[...]" part comes later, after a function name.
+    """
+    for line in str(error).splitlines():
+        if "OOM when allocating" in line:
+            return line[line.index("OOM when allocating"):].split(" [Op:")[0].strip()
+    return str(error).strip().splitlines()[0]
+
+
 def main(argv):
     if len(argv) > 1:
         sys.exit("error: unexpected argument(s) %s; every setting is a --flag=value."
@@ -277,5 +289,4 @@ def main(argv):
                  % (FLAGS.data_dir, str(error).strip().splitlines()[0], FLAGS.data_dir))
     except tf.errors.ResourceExhaustedError as error:
         sys.exit("error: out of memory at --batch_size=%d (BATCH_SIZE in the scripts): %s. "
-                 "Lower the batch size." % (FLAGS.batch_size,
-                                            str(error).strip().splitlines()[0]))
+                 "Lower the batch size." % (FLAGS.batch_size, allocation_failure(error)))
