@@ -195,7 +195,8 @@ class _Run:
         if self.replicas.is_chief or self.manager is not None:
             self._restore_on_this_worker()
         self.replicas.broadcast_variables(self.variables())
-        return int(self.global_step)
+        # int() rejects a tf.distribute MirroredVariable, and .numpy() works for every variable.
+        return int(self.global_step.numpy())
 
     def variables(self):
         """Return every variable a checkpoint holds: weights, batch-norm statistics, optimizer
@@ -215,7 +216,7 @@ class _Run:
             initialization.initialize_run(self.flags, self.model, self.weight_average)
             return 0
         initialization.note_ignored_initial_weights(self.flags)
-        step = int(self.global_step)
+        step = int(self.global_step.numpy())
         if step < self.total_steps:
             log("Resuming from checkpoint %s at step %d; continuing at step %d."
                 % (path, step, step + 1))
@@ -427,12 +428,12 @@ def _train_steps(run, start_step, logger, stop_signal):
         log("per worker: %.2f images/sec (%d workers)"
             % (meter.total_images_per_sec() / run.replicas.num_workers,
                run.replicas.num_workers))
-    if run.manager is not None and run.latest_saved_step() != int(run.global_step):
-        run.save(int(run.global_step))
+    if run.manager is not None and run.latest_saved_step() != int(run.global_step.numpy()):
+        run.save(int(run.global_step.numpy()))
     summaries.close()
 
     summary = {"train.total_loss": loss, "train.time": time.time() - run_start,
-               "global_step": int(run.global_step)}
+               "global_step": int(run.global_step.numpy())}
     total_speed = meter.total_images_per_sec()
     if total_speed is not None:
         summary["train.images_per_sec"] = total_speed
