@@ -199,8 +199,9 @@ flags.DEFINE_string("variable_update", None,
                     "How gradients are combined across devices: horovod (allreduce between "
                     "processes started by horovodrun), replicated or its alias mirrored "
                     "(MirroredStrategy over --num_gpus devices of one host), or "
-                    "collective_all_reduce (MultiWorkerMirroredStrategy across hosts). Unset "
-                    "means one device, or replicated when --num_gpus is above 1.")
+                    "collective_all_reduce (MultiWorkerMirroredStrategy across hosts, which "
+                    "needs --train_dir on a filesystem that every host reads). Unset means one "
+                    "device, or replicated when --num_gpus is above 1.")
 flags.DEFINE_string("all_reduce_spec", None,
                     "tf_cnn_benchmarks' all-reduce algorithm; accepted, but not used: Horovod "
                     "and tf.distribute choose their own.")
@@ -418,6 +419,12 @@ def _validate_distribution(flag_values):
         if distributed and getattr(flag_values, mode):
             errors.append("--%s runs on one device in one process; drop --variable_update and "
                           "--num_gpus, and start one process." % mode)
+    if flag_values.xla and distributed and update != "horovod":
+        # NOTE: compiling only the per-replica step might work on GPUs, where MirroredStrategy
+        # all-reduces without merge_call under XLA; no GPU run has tried it.
+        errors.append("--xla cannot compile a step whose replicas run on several devices "
+                      "(--num_gpus=%d, --variable_update=%s). Drop --xla."
+                      % (flag_values.num_gpus, update or "replicated"))
     if flag_values.horovod_fp16_allreduce and update != "horovod":
         errors.append("--horovod_fp16_allreduce needs --variable_update=horovod.")
     if flag_values.worker_hosts and update != "collective_all_reduce":
