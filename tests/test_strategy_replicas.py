@@ -48,10 +48,18 @@ UPDATE_LEARNING_RATE = 0.1
 DLLOGGER_PREFIX = "DLLL "
 
 
-def run_runner(args, environment=None):
+def cpu_environment():
+    """Return this process's environment without GPUs and without TF_CONFIG, so the
+    processes of these tests split the CPU on any machine and start no cluster by accident."""
+    environment = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"}
+    environment["CUDA_VISIBLE_DEVICES"] = ""
+    return environment
+
+
+def run_runner(args):
     return subprocess.run([sys.executable, "-m", "tf_cnn_benchmarks"] + args, cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-                          env=environment)
+                          env=cpu_environment())
 
 
 def run_in_fresh_process(function_name, args):
@@ -203,7 +211,7 @@ def update_comparison(tmp_path_factory):
     result_path = str(tmp_path_factory.mktemp("update") / "result.json")
     process = subprocess.run(run_in_fresh_process("compare_update", [result_path]),
                              cwd=REPO_ROOT, capture_output=True, text=True,
-                             timeout=TIMEOUT_SECONDS)
+                             timeout=TIMEOUT_SECONDS, env=cpu_environment())
     assert process.returncode == 0, process.stdout + process.stderr[-5000:]
     with open(result_path, encoding="utf-8") as result_file:
         result = json.load(result_file)
@@ -305,9 +313,8 @@ def test_mirrored_with_xla_is_rejected():
 
 
 def test_collective_without_cluster_is_rejected():
-    environment = {name: value for name, value in os.environ.items() if name != "TF_CONFIG"}
     result = run_runner(["--variable_update=collective_all_reduce", "--num_batches=1"]
-                        + SMALL_FLAGS, environment)
+                        + SMALL_FLAGS)
     assert result.returncode == 1
     assert "needs the cluster: set TF_CONFIG, or pass --worker_hosts" in result.stderr
 
@@ -472,8 +479,7 @@ def multi_worker_run(demo_shards, tmp_path_factory):
         worker_dir = work_dir / ("worker%d" % index)
         temporary_dir = worker_dir / "tmp"
         temporary_dir.mkdir(parents=True)
-        environment = {name: value for name, value in os.environ.items()
-                       if name != "TF_CONFIG"}
+        environment = cpu_environment()
         environment["TMPDIR"] = str(temporary_dir)
         worker = {"result": str(worker_dir / "result.json"),
                   "stdout": str(worker_dir / "stdout.txt"),

@@ -421,7 +421,7 @@ def _validate_distribution(flag_values):
                           "--num_gpus, and start one process." % mode)
     if flag_values.xla and distributed and update != "horovod":
         # NOTE: compiling only the per-replica step might work on GPUs, where MirroredStrategy
-        # all-reduces without merge_call under XLA; no GPU run has tried it.
+        # all-reduces without merge_call under XLA. No GPU run has tried it.
         errors.append("--xla cannot compile a step whose replicas run on several devices "
                       "(--num_gpus=%d, --variable_update=%s). Drop --xla."
                       % (flag_values.num_gpus, update or "replicated"))
