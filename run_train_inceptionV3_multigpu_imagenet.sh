@@ -123,7 +123,7 @@ else
     exit 2
 fi
 if [ -n "$hosts" ] && [ "$NUM_GPUS" -gt "$host_slots" ]; then
-    echo "error: NUM_GPUS=$NUM_GPUS is more than the $host_slots slots in HOSTS=$hosts;" \
+    echo "error: NUM_GPUS=$NUM_GPUS is more than the $host_slots slot(s) in HOSTS=$hosts;" \
          "lower NUM_GPUS or add slots." >&2
     exit 2
 fi

@@ -10,7 +10,8 @@ steps); the figure is the median over --repeats runs. Then it times, on the same
 allreduce (average) of tensors shaped like InceptionV3's gradients, which is the
 communication each training step adds.
 
-Needs Horovod (requirements-horovod.txt); ranks talk over Gloo on 127.0.0.1.
+Needs Horovod: run it with .venv-tf215/bin/python (requirements-horovod.txt). The ranks talk over
+Gloo on 127.0.0.1. --batch_size is the global batch here, unlike the runner's per-device flag.
 """
 
 import argparse
@@ -121,6 +122,10 @@ def main(argv=None):
     if args.allreduce_worker:
         time_allreduce(args)
         return
+    if not os.path.isfile(horovodrun_command(1)[0]):
+        sys.exit("error: %s not found. This benchmark needs Horovod: run it with the Python of "
+                 "the TensorFlow 2.15.1 environment (.venv-tf215/bin/python, from "
+                 "requirements-horovod.txt)." % horovodrun_command(1)[0])
 
     print("CPU: %s; %s" % (common.cpu_model(), common.format_load()), flush=True)
     print("Synthetic data, %dx%d, global batch %d, %d steps of which %d warm-up, %d runs each."

@@ -277,6 +277,11 @@ def test_mirrored_run_uses_global_batch(mirrored_runs):
         in mirrored_runs["first"].stdout
 
 
+def test_mirrored_run_prints_per_device_rate(mirrored_runs):
+    assert "per device: " in mirrored_runs["first"].stdout
+    assert "(2 devices)" in mirrored_runs["first"].stdout
+
+
 def test_mirrored_run_writes_checkpoints(mirrored_runs):
     for step in (2, 3):
         assert os.path.exists(os.path.join(mirrored_runs["train_dir"],

@@ -417,8 +417,8 @@ def _validate_distribution(flag_values):
     distributed = update in ("horovod", "collective_all_reduce") or flag_values.num_gpus > 1
     for mode in ("eval", "forward_only"):
         if distributed and getattr(flag_values, mode):
-            errors.append("--%s runs on one device in one process; drop --variable_update and "
-                          "--num_gpus, and start one process." % mode)
+            errors.append("--%s runs on one device in one process; use --num_gpus=1 without "
+                          "--variable_update, and start one process." % mode)
     if flag_values.xla and distributed and update != "horovod":
         # NOTE: compiling only the per-replica step might work on GPUs, where MirroredStrategy
         # all-reduces without merge_call under XLA. No GPU run has tried it.

@@ -366,6 +366,9 @@ def multi_worker_replicas(flag_values, gpus):
     # NOTE: the strategy returns once every worker of the cluster has connected, so a worker
     # that never starts leaves the others waiting. In a test under TensorFlow 2.15 a worker
     # still waited after 13 minutes, and TensorFlow caught its SIGTERM without stopping it.
+    print("Waiting for the %d workers of the cluster (%s) to connect; this is worker %d. A "
+          "worker that never starts leaves this one waiting, and only SIGKILL stops it then."
+          % (len(addresses), ",".join(addresses), worker_index), flush=True)
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     description = ("%d workers x %s, MultiWorkerMirroredStrategy, this is worker %d"
                    % (len(addresses), device_text, worker_index))

@@ -366,12 +366,24 @@ def train(flag_values, model, num_classes, logger, compute_dtype="float32", repl
         _train_steps(run, start_step, logger, stop_signal)
 
 
+def _log_shares(total_speed, replicas):
+    """Print the images/sec of one worker and of one device, where there are several."""
+    if total_speed is None:
+        return
+    if replicas.num_workers > 1:
+        log("per worker: %.2f images/sec (%d workers)"
+            % (total_speed / replicas.num_workers, replicas.num_workers))
+    if replicas.replicas_per_worker > 1:
+        log("per device: %.2f images/sec (%d devices)"
+            % (total_speed / replicas.num_replicas, replicas.num_replicas))
+
+
 def _train_steps(run, start_step, logger, stop_signal):
     flag_values = run.flags
     meter = throughput.ThroughputMeter(run.global_batch_size, flag_values.num_warmup_batches)
     summaries = _Summaries(flag_values, run.replicas.is_chief)
     iterator = iter(run.dataset(start_step))
-    last_eval = None
+    last_results = None
     loss = float("nan")
     run_start = time.time()
     header = throughput.TABLE_HEADER.replace("total_loss", flag_values.loss_type_to_report)
@@ -414,20 +426,18 @@ def _train_steps(run, start_step, logger, stop_signal):
                                             run.replicas)
             summaries.write(step, {"eval/top_1_accuracy": results["raw"]["top_1_accuracy"]})
             report_evaluation(results, step, logger, run.epoch_of(step))
-            last_eval = headline_results(results)
+            last_results = results
+            headline = headline_results(results)
             target = flag_values.stop_at_top_1_accuracy
-            if target is not None and last_eval["top_1_accuracy"] >= target:
+            if target is not None and headline["top_1_accuracy"] >= target:
                 log("Top-1 accuracy %.4f reached --stop_at_top_1_accuracy=%g at step %d; "
-                    "stopping." % (last_eval["top_1_accuracy"], target, step))
+                    "stopping." % (headline["top_1_accuracy"], target, step))
                 break
         elif run.save_due(step):
             run.save(step)
 
     log(throughput.format_total(meter))
-    if run.replicas.num_workers > 1 and meter.total_images_per_sec() is not None:
-        log("per worker: %.2f images/sec (%d workers)"
-            % (meter.total_images_per_sec() / run.replicas.num_workers,
-               run.replicas.num_workers))
+    _log_shares(meter.total_images_per_sec(), run.replicas)
     if run.manager is not None and run.latest_saved_step() != int(run.global_step.numpy()):
         run.save(int(run.global_step.numpy()))
     summaries.close()
@@ -437,7 +447,10 @@ def _train_steps(run, start_step, logger, stop_signal):
     total_speed = meter.total_images_per_sec()
     if total_speed is not None:
         summary["train.images_per_sec"] = total_speed
-    if last_eval is not None:
-        summary["eval.top_1_accuracy"] = last_eval["top_1_accuracy"]
-        summary["eval.top_5_accuracy"] = last_eval["top_5_accuracy"]
+    # The same keys as the eval records: eval.* for the trained weights, eval_ema.* for the
+    # moving average.
+    for name, prefix in (("raw", "eval."), ("ema", "eval_ema.")):
+        if last_results is not None and last_results[name] is not None:
+            summary[prefix + "top_1_accuracy"] = last_results[name]["top_1_accuracy"]
+            summary[prefix + "top_5_accuracy"] = last_results[name]["top_5_accuracy"]
     logger.log_step((), summary)
