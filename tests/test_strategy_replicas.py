@@ -38,9 +38,11 @@ UPDATE_STEPS = 2
 
 # Largest difference allowed between the weights of 2 replicas with 2 images each and of 1
 # device with 4 images, as a fraction of the update each variable took (L2 norms). Under
-# TensorFlow 2.15 and 2.21, 1.2e-5 was measured: the gradients differ by about 1e-6 (another
-# summation order), and float32 weights round each update to about 1.2e-7 of their value.
-UPDATE_TOLERANCE = 1e-3
+# TensorFlow 2.15 and 2.21, 1.2e-5 was measured on a quiet machine and 3.2e-3 in a CI run
+# beside other jobs: the gradients differ in their float32 summation order, which depends on
+# the thread schedule, and the second RMSProp step amplifies that for variables with small
+# updates. A missing or wrong all-reduce changes updates by tens of percent.
+UPDATE_TOLERANCE = 2e-2
 # High, so that the updates are large against that rounding. At 0.01 the rounding alone made
 # some variables differ by 2 % of their update.
 UPDATE_LEARNING_RATE = 0.1
