@@ -184,10 +184,12 @@ def test_only_rank_zero_writes_files(horovod_run):
     records = step_records(train_dir, "total_loss")
     # One record per logged step, not one per rank.
     assert [record["step"][1] for record in records] == list(range(1, 10))
-    parameters = [record["data"] for record in read_dllogger_records(train_dir)
-                  if record.get("step") == "PARAMETER"]
-    assert any(data.get("world_size") == 2 and data.get("global_batch_size") == 4
-               for data in parameters)
+    parameters = {}
+    for record in read_dllogger_records(train_dir):
+        if record.get("step") == "PARAMETER":
+            parameters.update(record["data"])
+    assert parameters["world_size"] == 2
+    assert parameters["global_batch_size"] == 4
 
 
 def test_horovod_with_several_gpus_rejected():

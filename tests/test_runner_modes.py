@@ -106,7 +106,7 @@ def test_resume_logs_same_learning_rates(resumed_runs):
 
 def test_resume_ends_near_same_weights(resumed_runs):
     # NOTE: even with --deterministic the runs are not bit-for-bit equal yet on CPU, and the
-    # resume is not the cause: two fresh runs that differ only in --num_batches already
+    # resume is not the cause. Two fresh runs that differ only in --num_batches already
     # differed by one float32 rounding step (6e-8) in RMSProp slots after step 1. With
     # TF_ENABLE_ONEDNN_OPTS=0 the losses still drifted by step 4. The difference grows to about
     # 1 % of the kernels after 4 steps, and the test allows 5 %.

@@ -39,8 +39,8 @@ UPDATE_STEPS = 2
 # Largest difference allowed between the weights of 2 replicas with 2 images each and of 1
 # device with 4 images, as a fraction of the update each variable took (L2 norms). Under
 # TensorFlow 2.15 and 2.21, 1.2e-5 was measured on a quiet machine and 3.2e-3 in a CI run
-# beside other jobs: the gradients differ in their float32 summation order, which depends on
-# the thread schedule, and the second RMSProp step amplifies that for variables with small
+# beside other jobs. The gradients differ in their float32 summation order, which depends on
+# the thread schedule. The second RMSProp step amplifies that for variables with small
 # updates. A missing or wrong all-reduce changes updates by tens of percent.
 UPDATE_TOLERANCE = 2e-2
 # High, so that the updates are large against that rounding. At 0.01 the rounding alone made
