@@ -1,9 +1,9 @@
-"""Smoke test of the training benchmark: one tiny run must print its figures.
+"""Smoke tests of the benchmarks: one tiny run of each must print its figures.
 
-It checks that the benchmark runs end to end, not how fast anything is. Tracing the training
-step takes most of its time.
-NOTE: its run time on an idle 2-core machine is not measured yet. On a machine shared with
-other test suites (load 5-7, run at nice 19) it took 11 minutes.
+They check that the benchmarks run end to end, not how fast anything is. Tracing the training
+step takes most of the training benchmark's time.
+NOTE: the training benchmark's run time on an idle 2-core machine is not measured yet. On a
+machine shared with other test suites (load 5-7, run at nice 19) it took 11 minutes.
 """
 
 import re
@@ -25,3 +25,27 @@ def test_train_throughput_prints_figures():
                      re.MULTILINE), output
     assert re.search(r"^matmul 256x256 float32: [0-9.]+ GFLOP/s", output, re.MULTILINE), output
     assert re.search(r"matmul-bound [0-9.]+ images/sec, reached [0-9]+ %", output), output
+
+
+def test_decode_levers_prints_each_variant(demo_shards):
+    command = [sys.executable, "-m", "benchmarks.decode_levers", "--data_dir=" + demo_shards,
+               "--image_size=75", "--batch_size=4", "--warmup_batches=1",
+               "--batches_per_window=1", "--windows=2", "--timeout=300"]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=600, check=False)
+    output = completed.stdout + completed.stderr
+
+    assert completed.returncode == 0, output
+    for variant in ("ours", "crop_only", "crop_only_fast", "whole", "whole_fast"):
+        assert re.search(r"^%s +[0-9.]+ images/sec \(median of 2" % variant, output,
+                         re.MULTILINE), output
+
+
+def test_decode_levers_rejects_unknown_variant(demo_shards):
+    command = [sys.executable, "-m", "benchmarks.decode_levers", "--data_dir=" + demo_shards,
+               "--variants=ours,png_fast"]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=120, check=False)
+
+    assert completed.returncode == 2
+    assert "unknown --variants png_fast" in completed.stderr
