@@ -87,6 +87,29 @@ def format_rate(summary, unit="images/sec"):
         summary["median"], unit, summary["n"], summary["min"], summary["max"], summary["mad"])
 
 
+def parse_name_list(parser, text, choices, flag_name):
+    """Return the names in comma-separated `text`, or every choice for "all".
+
+    Calls parser.error, which exits with status 2, for a name that is not in `choices`.
+    """
+    if text == "all":
+        return list(choices)
+    names = text.split(",")
+    unknown = [name for name in names if name not in choices]
+    if unknown:
+        parser.error("unknown --%s %s; choose from %s."
+                     % (flag_name, ", ".join(unknown), ", ".join(choices)))
+    return names
+
+
+def write_json(path, report):
+    """Write `report` to `path` as indented JSON; do nothing when `path` is None."""
+    if path is None:
+        return
+    with open(path, "w", encoding="utf-8") as output_file:
+        json.dump(report, output_file, indent=1)
+
+
 def emit_result(result):
     """Print a worker's result line, which run_worker parses."""
     result = dict(result)

@@ -49,14 +49,8 @@ def parse_arguments(argv=None):
         if arguments.data_dir is None:
             parser.error("--data_dir is required: a folder of TFRecord shards, such as "
                          "data.build_imagenet_tfrecord writes.")
-        if arguments.variants == "all":
-            arguments.variants = list(VARIANTS)
-        else:
-            arguments.variants = arguments.variants.split(",")
-        unknown = [name for name in arguments.variants if name not in VARIANTS]
-        if unknown:
-            parser.error("unknown --variants %s; choose from %s."
-                         % (", ".join(unknown), ", ".join(VARIANTS)))
+        arguments.variants = common.parse_name_list(parser, arguments.variants, VARIANTS,
+                                                    "variants")
     return arguments
 
 
@@ -148,9 +142,7 @@ def main(argv=None):
                                        "peak_memory_mib": result["child_peak_memory_mib"]}
     print("TensorFlow %s" % report.get("tensorflow_version"))
 
-    if arguments.json_output:
-        with open(arguments.json_output, "w", encoding="utf-8") as output_file:
-            json.dump(report, output_file, indent=1)
+    common.write_json(arguments.json_output, report)
 
 
 if __name__ == "__main__":

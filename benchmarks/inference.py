@@ -134,9 +134,7 @@ def main(argv=None):
         report["batches"][str(batch_size)] = report_batch(batch_size, result)
     print("TensorFlow %s" % report.get("tensorflow_version"))
 
-    if arguments.json_output:
-        with open(arguments.json_output, "w", encoding="utf-8") as output_file:
-            json.dump(report, output_file, indent=1)
+    common.write_json(arguments.json_output, report)
 
 
 if __name__ == "__main__":

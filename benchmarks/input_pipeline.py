@@ -252,9 +252,7 @@ def main(argv=None):
     except common.ChildFailed as error:
         sys.exit("error: %s" % error)
 
-    if arguments.json_output:
-        with open(arguments.json_output, "w", encoding="utf-8") as output_file:
-            json.dump(report, output_file, indent=1)
+    common.write_json(arguments.json_output, report)
 
 
 if __name__ == "__main__":

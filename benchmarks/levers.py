@@ -10,7 +10,6 @@ pixels with benchmarks.train_throughput.
 """
 
 import argparse
-import json
 import sys
 
 from benchmarks import common
@@ -46,14 +45,7 @@ def parse_arguments(argv=None):
                         help="Time limit of each child process, in seconds.")
     parser.add_argument("--json_output", default=None, help="Also write the figures here.")
     arguments = parser.parse_args(argv)
-    if arguments.levers == "all":
-        arguments.levers = list(LEVERS)
-    else:
-        arguments.levers = arguments.levers.split(",")
-        unknown = [name for name in arguments.levers if name not in LEVERS]
-        if unknown:
-            parser.error("unknown lever(s) %s; choose from %s."
-                         % (", ".join(unknown), ", ".join(LEVERS)))
+    arguments.levers = common.parse_name_list(parser, arguments.levers, list(LEVERS), "levers")
     if arguments.image_size < 75:
         parser.error("--image_size=%d is too small: InceptionV3 needs at least 75 pixels."
                      % arguments.image_size)
@@ -116,9 +108,7 @@ def main(argv=None):
     print("TensorFlow %s; %s at the end" % (report.get("tensorflow_version"),
                                             common.format_load()))
 
-    if arguments.json_output:
-        with open(arguments.json_output, "w", encoding="utf-8") as output_file:
-            json.dump(report, output_file, indent=1)
+    common.write_json(arguments.json_output, report)
     if "baseline" not in report["results"]:
         sys.exit("error: the baseline run failed, so no lever can be compared.")
 

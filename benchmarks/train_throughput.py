@@ -15,7 +15,6 @@ Synthetic data always runs; --data_dir adds real JPEG shards.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -181,9 +180,7 @@ def main(argv=None):
     print("TensorFlow %s; %s at the end" % (report["tensorflow_version"],
                                             common.format_load()))
 
-    if arguments.json_output:
-        with open(arguments.json_output, "w", encoding="utf-8") as output_file:
-            json.dump(report, output_file, indent=1)
+    common.write_json(arguments.json_output, report)
 
 
 if __name__ == "__main__":
