@@ -32,6 +32,11 @@ RESIZE_METHODS = ("bilinear", "bicubic", "area", "nearest", "lanczos3", "lanczos
                   "gaussian", "mitchellcubic")
 DEFAULT_RESIZE_METHOD = "bilinear"
 
+# Methods whose output cannot leave the input's value range. Bilinear interpolation is a
+# convex combination of two pixels per axis with weights in [0, 1], and nearest copies
+# pixels. Area is left out because its float rounding overshoots 255 slightly.
+IN_RANGE_RESIZE_METHODS = ("bilinear", "nearest")
+
 # A box that covers the whole image, as [ymin, xmin, ymax, xmax] in [1, 1, 4] layout.
 WHOLE_IMAGE_BOX = (((0.0, 0.0, 1.0, 1.0),),)
 
@@ -105,11 +110,19 @@ def check_resize_method(resize_method):
 def resize(image, image_size, resize_method=DEFAULT_RESIZE_METHOD):
     """Resize `image` to image_size x image_size and return float32 values in [0, 255].
 
-    Bilinear and area values are convex combinations of the input pixels, so they stay in
-    range. The clip is for the methods that overshoot, such as bicubic and lanczos.
+    The uint8 crop is cast to float32 before the resize because TensorFlow 2.21's bilinear
+    kernel is about 1.7x faster on float32 input than on uint8 (a 260 x 270 crop to
+    299 x 299 took 377 instead of 636 us on one core), with bitwise the same output.
+    The clip is for the methods that overshoot, such as bicubic, lanczos and area (which
+    returned 255.0007 from uint8 pixels). Bilinear and nearest values cannot leave
+    [0, 255], so they skip it.
     """
+    if resize_method != "nearest":
+        image = tf.cast(image, tf.float32)
     image = tf.image.resize(image, [image_size, image_size], method=resize_method)
-    image = tf.clip_by_value(tf.cast(image, tf.float32), 0.0, 255.0)
+    image = tf.cast(image, tf.float32)
+    if resize_method not in IN_RANGE_RESIZE_METHODS:
+        image = tf.clip_by_value(image, 0.0, 255.0)
     image.set_shape([image_size, image_size, 3])
     return image
 
