@@ -187,15 +187,76 @@ def skip_bad_images(dataset, skip_corrupt_records):
     return dataset.ignore_errors(log_warning=True)
 
 
+def check_tuning(num_parallel_calls, prefetch_batches, num_private_threads):
+    """Raise ValueError for a tf.data setting that is neither AUTOTUNE nor in range."""
+    if num_parallel_calls != tf.data.AUTOTUNE and num_parallel_calls < 1:
+        raise ValueError("num_parallel_calls must be at least 1 or tf.data.AUTOTUNE (-1), "
+                         "got %r." % (num_parallel_calls,))
+    if prefetch_batches != tf.data.AUTOTUNE and prefetch_batches < 0:
+        raise ValueError("prefetch_batches must be at least 0 or tf.data.AUTOTUNE (-1), "
+                         "got %r." % (prefetch_batches,))
+    if num_private_threads is not None and num_private_threads < 1:
+        raise ValueError("num_private_threads must be at least 1 or None (the shared "
+                         "tf.data thread pool), got %r." % (num_private_threads,))
+
+
+def training_records(paths, num_shards, shard_index, worker_seed, use_caching,
+                     shuffle_buffer_size, skip_records, skip_corrupt_records):
+    """Return an endless, shuffled dataset of (serialized record, int64 element seed).
+
+    The element seed is one random int64 per record, from which preprocess_for_train makes
+    the record's crop and flip seeds, so with a worker_seed a rerun gets the same pairs.
+    skip_records drops the first pairs before anything is decoded.
+    """
+    records = worker_records(paths, num_shards, shard_index, shuffle_files=True,
+                             seed=worker_seed, skip_corrupt=skip_corrupt_records)
+    if use_caching:
+        warn_if_cache_too_large(paths, num_shards)
+        records = records.cache()
+    records = records.shuffle(shuffle_buffer_size, seed=worker_seed,
+                              reshuffle_each_iteration=True)
+    records = records.repeat()
+
+    element_seeds = tf.data.Dataset.random(seed=worker_seed)
+    records = tf.data.Dataset.zip((records, element_seeds))
+
+    # A resumed run skips the batches it already trained on before they are decoded: only
+    # the serialized records are read again.
+    if skip_records:
+        records = records.skip(skip_records)
+    return records
+
+
+def batch_and_prefetch(dataset, batch_size, drop_remainder, prefetch_batches,
+                       num_private_threads):
+    """Batch `dataset`, prefetch `prefetch_batches` batches and set its thread pool.
+
+    prefetch_batches=0 leaves the prefetch out. num_private_threads=None runs the dataset on
+    TensorFlow's shared tf.data thread pool.
+    """
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if prefetch_batches:
+        dataset = dataset.prefetch(prefetch_batches)
+    if num_private_threads is not None:
+        options = tf.data.Options()
+        options.threading.private_threadpool_size = num_private_threads
+        dataset = dataset.with_options(options)
+    return dataset
+
+
 def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index=0, seed=None,
                      use_caching=False, shuffle_buffer_size=DEFAULT_SHUFFLE_BUFFER_SIZE,
                      skip_batches=0, label_offset=None, skip_corrupt_records=False,
                      resize_method=inception_preprocessing.DEFAULT_RESIZE_METHOD,
-                     distort_color=False, flip_left_right=True):
+                     distort_color=False, flip_left_right=True,
+                     num_parallel_calls=tf.data.AUTOTUNE, prefetch_batches=tf.data.AUTOTUNE,
+                     num_private_threads=None, image_dtype=tf.float32):
     """Return an endless, shuffled dataset of (images, labels) batches of the training shards.
 
     images: float32 [batch_size, image_size, image_size, 3] in [-1, 1], with the Inception
-        training crop and (with flip_left_right) the random left-right flip.
+        training crop and (with flip_left_right) the random left-right flip. With
+        image_dtype=tf.uint8 they are the resized pixels rounded to uint8 in [0, 255], and
+        the model step must apply inception_preprocessing.scale_to_unit_range.
     labels: int32 [batch_size] as stored (1..N).
     Worker shard_index of num_shards reads its own part of the records. With a seed, worker
     k shuffles and crops with seed + k, so a rerun gives the same batches. Without one every
@@ -210,67 +271,66 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     resize_method: a tf.image.resize method. distort_color adds TF-Slim's random colour
     distortion. flip_left_right=False keeps every crop unmirrored, for data such as digits
     whose mirror images are not valid examples.
+    num_parallel_calls: images preprocessed at once, or tf.data.AUTOTUNE.
+    prefetch_batches: batches prepared ahead, 0 for none, or tf.data.AUTOTUNE.
+    num_private_threads: size of a thread pool of this dataset's own, or None for
+        TensorFlow's shared tf.data pool. None of the three changes the batches.
+    image_dtype: tf.float32 or tf.uint8, as described for images.
     Raises DataDirError when data_dir has no training shards.
     """
     check_worker(num_shards, shard_index)
+    check_tuning(num_parallel_calls, prefetch_batches, num_private_threads)
     inception_preprocessing.check_resize_method(resize_method)
+    image_dtype = inception_preprocessing.check_output_dtype(image_dtype)
     paths = find_shards(data_dir, "train")
     shift = label_shift(data_dir, label_offset)
     worker_seed = None if seed is None else seed + shard_index
     deterministic = seed is not None
 
-    records = worker_records(paths, num_shards, shard_index, shuffle_files=True,
-                             seed=worker_seed, skip_corrupt=skip_corrupt_records)
-    if use_caching:
-        warn_if_cache_too_large(paths, num_shards)
-        records = records.cache()
-    records = records.shuffle(shuffle_buffer_size, seed=worker_seed,
-                              reshuffle_each_iteration=True)
-    records = records.repeat()
-
-    # One random int64 per record, from which the record's crop and flip seeds are made.
-    element_seeds = tf.data.Dataset.random(seed=worker_seed)
-    records = tf.data.Dataset.zip((records, element_seeds))
-
-    # A resumed run skips the batches it already trained on before they are decoded: only
-    # the serialized records are read again.
-    if skip_batches:
-        records = records.skip(skip_batches * batch_size)
+    records = training_records(paths, num_shards, shard_index, worker_seed, use_caching,
+                               shuffle_buffer_size, skip_batches * batch_size,
+                               skip_corrupt_records)
 
     def preprocess(serialized, element_seed):
         image_buffer, label, bboxes = parse_train_record(serialized)
         image = inception_preprocessing.preprocess_for_train(
             image_buffer, bboxes, image_size, seed=tf.stack([element_seed, 0]),
             resize_method=resize_method, distort_color=distort_color,
-            flip_left_right=flip_left_right)
+            flip_left_right=flip_left_right, output_dtype=image_dtype)
         return image, label + shift
 
-    dataset = records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
+    dataset = records.map(preprocess, num_parallel_calls=num_parallel_calls,
                           deterministic=deterministic)
     dataset = skip_bad_images(dataset, skip_corrupt_records)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return batch_and_prefetch(dataset, batch_size, True, prefetch_batches,
+                              num_private_threads)
 
 
 def evaluation_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index=0,
                        eval_crop_fraction=inception_preprocessing.DEFAULT_EVAL_CROP_FRACTION,
                        label_offset=None, skip_corrupt_records=False,
-                       resize_method=inception_preprocessing.DEFAULT_RESIZE_METHOD):
+                       resize_method=inception_preprocessing.DEFAULT_RESIZE_METHOD,
+                       num_parallel_calls=tf.data.AUTOTUNE, prefetch_batches=tf.data.AUTOTUNE,
+                       num_private_threads=None, image_dtype=tf.float32):
     """Return a finite dataset of (images, labels) batches of the validation shards.
 
     Every validation record appears once across the num_shards workers, in the same order on
     every run. The last batch contains the remainder and may be smaller than batch_size.
-    images: float32 [batch, image_size, image_size, 3] in [-1, 1] of the central crop.
+    images: float32 [batch, image_size, image_size, 3] in [-1, 1] of the central crop, or
+        uint8 in [0, 255] with image_dtype=tf.uint8 as in training_dataset.
     labels: int32 [batch] as stored, or shifted by label_offset as in training_dataset.
     Nothing is padded, so no image counts twice. skip_corrupt_records drops corrupt records
-    with a warning, and then fewer than all images are scored.
+    with a warning, and then fewer than all images are scored. num_parallel_calls,
+    prefetch_batches and num_private_threads are as in training_dataset.
     Raises DataDirError when data_dir has no validation shards.
     """
     check_worker(num_shards, shard_index)
+    check_tuning(num_parallel_calls, prefetch_batches, num_private_threads)
     if not 0.0 < eval_crop_fraction <= 1.0:
         raise ValueError(
             "eval_crop_fraction must be in (0, 1], got %r." % (eval_crop_fraction,))
     inception_preprocessing.check_resize_method(resize_method)
+    image_dtype = inception_preprocessing.check_output_dtype(image_dtype)
     paths = find_shards(data_dir, "validation")
     shift = label_shift(data_dir, label_offset)
     records = worker_records(paths, num_shards, shard_index, shuffle_files=False, seed=None,
@@ -279,13 +339,15 @@ def evaluation_dataset(data_dir, batch_size, image_size, num_shards=1, shard_ind
     def preprocess(serialized):
         image_buffer, label = parse_eval_record(serialized)
         image = inception_preprocessing.preprocess_for_eval(
-            image_buffer, image_size, eval_crop_fraction, resize_method)
+            image_buffer, image_size, eval_crop_fraction, resize_method,
+            output_dtype=image_dtype)
         return image, label + shift
 
-    dataset = records.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = records.map(preprocess, num_parallel_calls=num_parallel_calls,
+                          deterministic=True)
     dataset = skip_bad_images(dataset, skip_corrupt_records)
-    dataset = dataset.batch(batch_size, drop_remainder=False)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return batch_and_prefetch(dataset, batch_size, False, prefetch_batches,
+                              num_private_threads)
 
 
 def synthetic_dataset(batch_size, image_size, num_classes, seed=0):

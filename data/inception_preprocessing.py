@@ -3,7 +3,9 @@
 Training takes a random crop that `tf.image.sample_distorted_bounding_box` picks around the
 record's bounding boxes, flips it left-right at random (unless turned off) and resizes it.
 Evaluation takes the central 87.5 % of the image and resizes it. Both return float32 images
-scaled to [-1, 1], the input range of Inception models.
+scaled to [-1, 1], the input range of Inception models, or with output_dtype=tf.uint8 the
+resized pixels rounded to uint8. Such batches are 4x smaller, and the model step then
+applies scale_to_unit_range to them.
 
 Both decode JPEG records with the fused `tf.image.decode_and_crop_jpeg`, which decodes only
 the crop. Records of other tools may hold PNG, GIF or BMP, which are decoded whole and then
@@ -37,6 +39,9 @@ DEFAULT_RESIZE_METHOD = "bilinear"
 # pixels. Area is left out because its float rounding overshoots 255 slightly.
 IN_RANGE_RESIZE_METHODS = ("bilinear", "nearest")
 
+# Image dtypes that the preprocessing returns: float32 in [-1, 1], or uint8 in [0, 255].
+OUTPUT_DTYPES = (tf.float32, tf.uint8)
+
 # A box that covers the whole image, as [ymin, xmin, ymax, xmax] in [1, 1, 4] layout.
 WHOLE_IMAGE_BOX = (((0.0, 0.0, 1.0, 1.0),),)
 
@@ -44,6 +49,25 @@ WHOLE_IMAGE_BOX = (((0.0, 0.0, 1.0, 1.0),),)
 def scale_to_unit_range(image):
     """Map pixel values in [0, 255] to float32 in [-1, 1]."""
     return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+
+def check_output_dtype(output_dtype):
+    """Return output_dtype as a tf.DType; raise ValueError unless it is float32 or uint8."""
+    try:
+        dtype = tf.as_dtype(output_dtype)
+    except TypeError:
+        dtype = None
+    if dtype not in OUTPUT_DTYPES:
+        raise ValueError("output_dtype must be tf.float32 (scaled to [-1, 1]) or tf.uint8 "
+                         "(pixels in [0, 255]), got %r." % (output_dtype,))
+    return dtype
+
+
+def finish_image(image, output_dtype):
+    """Scale a float32 image in [0, 255] to [-1, 1], or round it to uint8 for tf.uint8."""
+    if output_dtype == tf.uint8:
+        return tf.cast(tf.round(image), tf.uint8)
+    return scale_to_unit_range(image)
 
 
 def random_seed_pair():
@@ -154,7 +178,7 @@ def decode_crop(image_buffer, window_of_shape):
 
 def preprocess_for_train(image_buffer, bboxes, image_size, seed=None,
                          resize_method=DEFAULT_RESIZE_METHOD, distort_color=False,
-                         flip_left_right=True):
+                         flip_left_right=True, output_dtype=tf.float32):
     """Decode a random Inception crop of an image, flip it at random, resize and scale it.
 
     image_buffer: scalar string tensor with the encoded image (JPEG, or PNG, GIF, BMP).
@@ -166,9 +190,11 @@ def preprocess_for_train(image_buffer, bboxes, image_size, seed=None,
     flip_left_right: mirror half of the crops at random. Turn it off for images whose mirror
         is another class or no valid image, such as digits and text. The crop and the
         colours of a seed are the same either way.
-    Returns a float32 tensor [image_size, image_size, 3] in [-1, 1].
+    output_dtype: tf.float32 or tf.uint8, see finish_image.
+    Returns a float32 tensor [image_size, image_size, 3] in [-1, 1], or uint8 in [0, 255].
     """
     check_resize_method(resize_method)
+    output_dtype = check_output_dtype(output_dtype)
     if seed is None:
         seed = random_seed_pair()
     crop_seed, flip_seed = split_train_seed(seed)
@@ -181,21 +207,24 @@ def preprocess_for_train(image_buffer, bboxes, image_size, seed=None,
     if distort_color:
         color_seed = tf.random.experimental.stateless_split(flip_seed, num=1)[0]
         image = color_distortion.distort_color(image / 255.0, color_seed) * 255.0
-    return scale_to_unit_range(image)
+    return finish_image(image, output_dtype)
 
 
 def preprocess_for_eval(image_buffer, image_size, eval_crop_fraction=DEFAULT_EVAL_CROP_FRACTION,
-                        resize_method=DEFAULT_RESIZE_METHOD):
+                        resize_method=DEFAULT_RESIZE_METHOD, output_dtype=tf.float32):
     """Decode the central `eval_crop_fraction` of an image's height and width, resize, scale.
 
-    Returns a float32 tensor [image_size, image_size, 3] in [-1, 1].
-    Raises ValueError when eval_crop_fraction is not in (0, 1] or resize_method is unknown.
+    Returns a float32 tensor [image_size, image_size, 3] in [-1, 1], or for
+    output_dtype=tf.uint8 the resized pixels rounded to uint8.
+    Raises ValueError when eval_crop_fraction is not in (0, 1], resize_method is unknown or
+    output_dtype is neither float32 nor uint8.
     """
     if not 0.0 < eval_crop_fraction <= 1.0:
         raise ValueError(
             "eval_crop_fraction must be in (0, 1], got %r." % (eval_crop_fraction,))
     check_resize_method(resize_method)
+    output_dtype = check_output_dtype(output_dtype)
 
     image = decode_crop(image_buffer,
                         lambda shape: central_crop_window(shape, eval_crop_fraction))
-    return resize_and_scale(image, image_size, resize_method)
+    return finish_image(resize(image, image_size, resize_method), output_dtype)

@@ -256,6 +256,58 @@ def test_train_rejects_bad_worker(shards, num_shards, shard_index):
                                   shard_index=shard_index)
 
 
+@pytest.mark.parametrize("tuning", [
+    {"num_parallel_calls": 1}, {"num_parallel_calls": 3}, {"prefetch_batches": 0},
+    {"prefetch_batches": 2}, {"num_private_threads": 1}])
+def test_train_tuning_keeps_batches(shards, tuning):
+    default = collect(pipeline.training_dataset(shards.data_dir, 8, 32, seed=7), max_batches=2)
+    tuned = collect(pipeline.training_dataset(shards.data_dir, 8, 32, seed=7, **tuning),
+                    max_batches=2)
+    np.testing.assert_array_equal(tuned[1], default[1])
+    np.testing.assert_array_equal(tuned[0], default[0])
+
+
+@pytest.mark.parametrize("tuning", [{"num_parallel_calls": 1}, {"prefetch_batches": 0},
+                                    {"num_private_threads": 2}])
+def test_eval_tuning_keeps_batches(shards, tuning):
+    default = collect(pipeline.evaluation_dataset(shards.data_dir, 7, 32), max_batches=3)
+    tuned = collect(pipeline.evaluation_dataset(shards.data_dir, 7, 32, **tuning),
+                    max_batches=3)
+    np.testing.assert_array_equal(tuned[1], default[1])
+    np.testing.assert_array_equal(tuned[0], default[0])
+
+
+def test_uint8_batches_match_float(shards):
+    float_images, float_labels = collect(pipeline.training_dataset(shards.data_dir, 8, 32, seed=8),
+                                         max_batches=1)
+    uint8_images, uint8_labels = collect(
+        pipeline.training_dataset(shards.data_dir, 8, 32, seed=8, image_dtype=tf.uint8),
+        max_batches=1)
+    eval_float, _ = collect(pipeline.evaluation_dataset(shards.data_dir, 7, 32), max_batches=1)
+    eval_uint8, _ = collect(pipeline.evaluation_dataset(shards.data_dir, 7, 32,
+                                                        image_dtype="uint8"), max_batches=1)
+
+    assert uint8_images.dtype == np.uint8
+    assert eval_uint8.dtype == np.uint8
+    np.testing.assert_array_equal(uint8_labels, float_labels)
+    tolerance = 0.5 / 127.5 + 1e-6
+    np.testing.assert_allclose(uint8_images / 127.5 - 1.0, float_images, atol=tolerance)
+    np.testing.assert_allclose(eval_uint8 / 127.5 - 1.0, eval_float, atol=tolerance)
+
+
+@pytest.mark.parametrize("tuning, name", [
+    ({"num_parallel_calls": 0}, "num_parallel_calls"),
+    ({"num_parallel_calls": -2}, "num_parallel_calls"),
+    ({"prefetch_batches": -3}, "prefetch_batches"),
+    ({"num_private_threads": 0}, "num_private_threads"),
+    ({"image_dtype": tf.float16}, "output_dtype")])
+def test_tuning_rejects_bad_values(shards, tuning, name):
+    with pytest.raises(ValueError, match=name):
+        pipeline.training_dataset(shards.data_dir, 4, 32, **tuning)
+    with pytest.raises(ValueError, match=name):
+        pipeline.evaluation_dataset(shards.data_dir, 4, 32, **tuning)
+
+
 @pytest.mark.parametrize("image_size", [75, 107])
 def test_eval_shapes_and_range(shards, image_size):
     images, labels = collect(pipeline.evaluation_dataset(shards.data_dir, 8, image_size), 10)

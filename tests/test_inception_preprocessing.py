@@ -55,6 +55,33 @@ def test_scale_maps_byte_range():
     np.testing.assert_allclose(scaled, [-1.0, 0.0, 1.0])
 
 
+@pytest.mark.parametrize("method", preprocessing.RESIZE_METHODS)
+def test_resize_matches_uint8_resize(method):
+    # resize() casts the uint8 crop to float32 first because the float kernel is faster.
+    # Its values must still be those of tf.image.resize on the uint8 crop, clipped.
+    pixels = np.random.default_rng(3).integers(0, 256, size=(61, 83, 3), dtype=np.uint8)
+
+    for image_size in (40, 107):
+        expected = tf.image.resize(tf.constant(pixels), [image_size, image_size], method)
+        expected = tf.clip_by_value(tf.cast(expected, tf.float32), 0.0, 255.0).numpy()
+        image = preprocessing.resize(tf.constant(pixels), image_size, method).numpy()
+        np.testing.assert_array_equal(image, expected, err_msg="size %d" % image_size)
+
+
+@pytest.mark.parametrize("method", preprocessing.IN_RANGE_RESIZE_METHODS)
+def test_in_range_methods_stay_in_range(method):
+    # Black and white stripes one pixel wide are the worst case for overshoot.
+    stripes = np.zeros((37, 53, 3), dtype=np.uint8)
+    stripes[:, ::2] = 255
+    stripes[::2] = 255 - stripes[::2]
+
+    for image_size in (20, 75, 107):
+        image = tf.image.resize(tf.constant(stripes, tf.float32), [image_size, image_size],
+                                method).numpy()
+        assert image.min() >= 0.0, image_size
+        assert image.max() <= 255.0, image_size
+
+
 def test_eval_square_crop_is_central():
     # 32 x 32 at fraction 0.875 keeps rows and columns 2..29, which is 28 x 28, so an output
     # of 28 pixels needs no resampling.
@@ -231,6 +258,37 @@ def test_train_unseeded_runs():
     jpeg_bytes = encode_jpeg(gradient_image(90, 130, step=1))
     image = preprocessing.preprocess_for_train(jpeg_bytes, tf.zeros([1, 0, 4]), 40)
     assert image.shape == (40, 40, 3)
+
+
+def test_uint8_output_is_rounded_float():
+    jpeg_bytes = encode_jpeg(gradient_image(90, 130, step=1))
+    bboxes = tf.constant([[[0.1, 0.2, 0.8, 0.9]]])
+    seed = tf.constant([5, 1], tf.int64)
+    # Rounding moves a pixel by at most half a level, which is 0.5 / 127.5 in [-1, 1].
+    tolerance = 0.5 / 127.5 + 1e-6
+
+    pairs = {
+        "train": (preprocessing.preprocess_for_train(jpeg_bytes, bboxes, 48, seed=seed),
+                  preprocessing.preprocess_for_train(jpeg_bytes, bboxes, 48, seed=seed,
+                                                     output_dtype=tf.uint8)),
+        "eval": (preprocessing.preprocess_for_eval(jpeg_bytes, 48),
+                 preprocessing.preprocess_for_eval(jpeg_bytes, 48, output_dtype="uint8")),
+    }
+    for mode, (float_image, uint8_image) in pairs.items():
+        assert uint8_image.dtype == tf.uint8, mode
+        assert uint8_image.shape == (48, 48, 3), mode
+        scaled = preprocessing.scale_to_unit_range(uint8_image).numpy()
+        np.testing.assert_allclose(scaled, float_image.numpy(), atol=tolerance, err_msg=mode)
+
+
+@pytest.mark.parametrize("output_dtype", [tf.float16, "int32", "pixels"])
+def test_rejects_bad_output_dtype(output_dtype):
+    jpeg_bytes = encode_jpeg(gradient_image(40, 40, step=2))
+    with pytest.raises(ValueError, match="output_dtype"):
+        preprocessing.preprocess_for_eval(jpeg_bytes, 32, output_dtype=output_dtype)
+    with pytest.raises(ValueError, match="output_dtype"):
+        preprocessing.preprocess_for_train(jpeg_bytes, tf.zeros([1, 0, 4]), 32,
+                                           output_dtype=output_dtype)
 
 
 def test_grayscale_gives_three_channels():
