@@ -6,9 +6,12 @@ NOTE: the training benchmark's run time on an idle 2-core machine is not measure
 machine shared with other test suites (load 5-7, run at nice 19) it took 11 minutes.
 """
 
+import json
 import re
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -49,3 +52,56 @@ def test_decode_levers_rejects_unknown_variant(demo_shards):
 
     assert completed.returncode == 2
     assert "unknown --variants png_fast" in completed.stderr
+
+
+def test_pipeline_levers_prints_figures(demo_shards, tmp_path):
+    json_path = tmp_path / "levers.json"
+    variants = ["ours", "parallel_1", "uint8_output", "stage_decode"]
+    command = [sys.executable, "-m", "benchmarks.pipeline_levers", "--data_dir=" + demo_shards,
+               "--variants=" + ",".join(variants), "--image_size=75", "--batch_size=2",
+               "--warmup_batches=1", "--batches_per_window=1", "--windows=2", "--timeout=300",
+               "--json_output=" + str(json_path)]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=600, check=False)
+    output = completed.stdout + completed.stderr
+
+    assert completed.returncode == 0, output
+    for variant in variants:
+        assert re.search(r"^%s +training +[0-9.]+ images/sec \(median of 2" % variant, output,
+                         re.MULTILINE), output
+    # The stage profile has no evaluation run.
+    assert not re.search(r"^stage_decode +evaluation", output, re.MULTILINE), output
+
+    report = json.loads(json_path.read_text())
+    assert sorted(report["modes"]) == ["evaluation", "training"]
+    assert sorted(report["modes"]["training"]) == sorted(variants)
+    for mode, entries in report["modes"].items():
+        for variant, entry in entries.items():
+            assert entry["images_per_sec"]["median"] > 0, (mode, variant)
+            assert entry["images_per_sec"]["min"] > 0, (mode, variant)
+            assert entry["peak_memory_mib"] > 0, (mode, variant)
+            assert entry["vs_ours"] > 0, (mode, variant)
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--variants=ours,parallel_9", "unknown --variants parallel_9"),
+    ("--modes=inference", "unknown --modes inference"),
+    ("--windows=0", "--windows must be at least 1, got 0"),
+])
+def test_pipeline_levers_rejects_bad_flag(demo_shards, flag, message):
+    command = [sys.executable, "-m", "benchmarks.pipeline_levers", "--data_dir=" + demo_shards,
+               flag]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=120, check=False)
+
+    assert completed.returncode == 2
+    assert message in completed.stderr
+
+
+def test_pipeline_levers_requires_data_dir():
+    command = [sys.executable, "-m", "benchmarks.pipeline_levers"]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=120, check=False)
+
+    assert completed.returncode == 2
+    assert "--data_dir is required" in completed.stderr
