@@ -103,11 +103,11 @@ flags.DEFINE_integer("save_summaries_steps", None,
 flags.DEFINE_integer("tf_random_seed", 1234, "Seed of weight initialization and data order.")
 flags.DEFINE_boolean("deterministic", False,
                      "Make runs reproducible, so a resumed run ends with the same weights as an "
-                     "uninterrupted one (bitwise without the auxiliary head; within float "
-                     "rounding with it): deterministic TensorFlow ops, 1 intra-op and 1 "
-                     "inter-op thread unless the thread flags are given, and PYTHONHASHSEED=0 "
-                     "(the runner restarts itself to set it). Much slower on CPU; some ops "
-                     "have no deterministic GPU kernel.")
+                     "uninterrupted one, bit for bit: deterministic TensorFlow ops, 1 intra-op "
+                     "and 1 inter-op thread unless the thread flags are given, "
+                     "PYTHONHASHSEED=0 (the runner restarts itself to set it) and Grappler's "
+                     "memory optimizer off. Much slower on CPU; some ops have no deterministic "
+                     "GPU kernel.")
 flags.DEFINE_boolean("print_training_accuracy", False,
                      "Add top-1 and top-5 accuracy on the training batch to each table row.")
 flags.DEFINE_string("loss_type_to_report", "total_loss",

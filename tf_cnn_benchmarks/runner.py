@@ -11,6 +11,7 @@ from data import imagenet_tfrecord
 from models import inception_v3
 from models import model_stats
 from tf_cnn_benchmarks import checkpoints
+from tf_cnn_benchmarks import determinism
 from tf_cnn_benchmarks import dllogger_log
 from tf_cnn_benchmarks import eval_checkpoints
 from tf_cnn_benchmarks import flags
@@ -205,7 +206,7 @@ def run(flag_values):
         if line:
             log(line)
     if flag_values.deterministic:
-        tf.config.experimental.enable_op_determinism()
+        determinism.enable_determinism()
 
     if flag_values.eval:
         prepare_evaluation(flag_values)
