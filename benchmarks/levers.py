@@ -29,6 +29,8 @@ LEVERS = {
     "onednn_on": ("TF_ENABLE_ONEDNN_OPTS=1", {}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
     "stock_batch_norm": ("Keras' own BatchNormalization (unfused under Keras 3)",
                          {"stock_batch_norm": True}, {}),
+    "memory_optimizer_off": ("Grappler's memory optimizer off", {"memory_optimizer": False},
+                             {}),
 }
 
 
@@ -73,7 +75,7 @@ def print_row(name, description, result, baseline_median):
     summary = result["summary"]
     change = "" if baseline_median is None else \
         "%+.0f %% vs first baseline" % (100 * (summary["median"] / baseline_median - 1))
-    print("%-12s %-34s %7.2f images/sec (min %.2f, max %.2f), warm-up %5.1f s, %5.0f MiB, "
+    print("%-20s %-34s %7.2f images/sec (min %.2f, max %.2f), warm-up %5.1f s, %5.0f MiB, "
           "load %.2f  %s" % (name, description, summary["median"], summary["min"],
                              summary["max"], result["warmup_seconds"],
                              result["child_peak_memory_mib"], result["load_before"][0],
@@ -97,7 +99,7 @@ def main(argv=None):
         try:
             result = measure(arguments, config_changes, environment_changes)
         except common.ChildFailed as error:
-            print("%-12s %-34s failed: %s" % (name, description, error), flush=True)
+            print("%-20s %-34s failed: %s" % (name, description, error), flush=True)
             continue
         print_row(name, description, result, baseline_median)
         if baseline_median is None and name == "baseline":

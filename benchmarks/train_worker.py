@@ -86,6 +86,9 @@ def measure_ours(config):
         # Builds Keras' own BatchNormalization under Keras 3 as well, to time the fused kernel.
         from models import fused_batch_norm
         fused_batch_norm.KERAS_3 = False
+    if config.get("memory_optimizer") is False:
+        from tf_cnn_benchmarks import determinism
+        determinism.turn_off_memory_optimizer()
 
     flag_values = runner_flag_values(config)
     # NCHW with a GPU and NHWC without one, the runner's default layout.
