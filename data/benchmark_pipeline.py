@@ -23,6 +23,9 @@ flags.DEFINE_integer("warmup_batches", 5, "Batches read before the timing starts
                      "the prefetch buffers.", lower_bound=0)
 flags.DEFINE_float("max_seconds", 300.0, "Time limit of each mode, in seconds.", lower_bound=1.0)
 flags.DEFINE_boolean("distort_color", False, "Time training with colour distortion.")
+flags.DEFINE_enum("image_dtype", "float32", ["float32", "uint8"],
+                  "Image dtype of the batches: float32 scaled to [-1, 1], or uint8 pixels that "
+                  "the model step would scale.")
 flags.mark_flag_as_required("data_dir")
 
 
@@ -56,15 +59,17 @@ def main(argv):
     try:
         train = imagenet_tfrecord.training_dataset(
             FLAGS.data_dir, FLAGS.batch_size, FLAGS.image_size, seed=0,
-            distort_color=FLAGS.distort_color)
+            distort_color=FLAGS.distort_color, image_dtype=FLAGS.image_dtype)
         evaluation = imagenet_tfrecord.evaluation_dataset(
-            FLAGS.data_dir, FLAGS.batch_size, FLAGS.image_size).repeat()
+            FLAGS.data_dir, FLAGS.batch_size, FLAGS.image_size,
+            image_dtype=FLAGS.image_dtype).repeat()
     except imagenet_tfrecord.DataDirError as error:
         sys.exit("error: %s" % error)
 
     cores = usable_cores()
-    print("data_dir: %s, batch %d, %d x %d pixels, %d usable CPU cores" % (
-        FLAGS.data_dir, FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size, cores))
+    print("data_dir: %s, batch %d, %d x %d pixels, %s images, %d usable CPU cores" % (
+        FLAGS.data_dir, FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size,
+        FLAGS.image_dtype, cores))
     for mode, dataset in (("training", train), ("evaluation", evaluation)):
         images, seconds = time_batches(dataset, FLAGS.num_batches, FLAGS.warmup_batches,
                                        FLAGS.max_seconds)

@@ -105,3 +105,30 @@ def test_pipeline_levers_requires_data_dir():
 
     assert completed.returncode == 2
     assert "--data_dir is required" in completed.stderr
+
+
+@pytest.mark.parametrize("image_dtype", ["float32", "uint8"])
+def test_benchmark_pipeline_prints_rates(demo_shards, image_dtype):
+    command = [sys.executable, "-m", "data.benchmark_pipeline", "--data_dir=" + demo_shards,
+               "--image_size=75", "--batch_size=4", "--num_batches=2", "--warmup_batches=1",
+               "--image_dtype=" + image_dtype]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=300, check=False)
+    output = completed.stdout + completed.stderr
+
+    assert completed.returncode == 0, output
+    assert "%s images" % image_dtype in output
+    for mode in ("training", "evaluation"):
+        match = re.search(r"^%s preprocessing: ([0-9.]+) images/sec" % mode, output, re.MULTILINE)
+        assert match, output
+        assert float(match.group(1)) > 0
+
+
+def test_benchmark_pipeline_rejects_bad_dtype(demo_shards):
+    command = [sys.executable, "-m", "data.benchmark_pipeline", "--data_dir=" + demo_shards,
+               "--image_dtype=float16"]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=120, check=False)
+
+    assert completed.returncode != 0
+    assert "image_dtype" in completed.stderr
