@@ -295,6 +295,16 @@ def test_uint8_batches_match_float(shards):
     np.testing.assert_allclose(eval_uint8 / 127.5 - 1.0, eval_float, atol=tolerance)
 
 
+def test_model_input_scales_uint8_only():
+    pixels = tf.constant([[[[0, 127, 255]]]], dtype=tf.uint8)
+    floats = tf.constant([[[[-1.0, 0.25, 1.0]]]], dtype=tf.float32)
+
+    scaled = pipeline.model_input(pixels)
+    assert scaled.dtype == tf.float32
+    np.testing.assert_allclose(scaled.numpy(), [[[[-1.0, 127 / 127.5 - 1.0, 1.0]]]], atol=1e-6)
+    assert pipeline.model_input(floats) is floats
+
+
 @pytest.mark.parametrize("tuning, name", [
     ({"num_parallel_calls": 0}, "num_parallel_calls"),
     ({"num_parallel_calls": -2}, "num_parallel_calls"),

@@ -4,6 +4,8 @@ import time
 
 import tensorflow as tf
 
+from data import imagenet_tfrecord
+
 
 def _logits_only(outputs):
     # Models with the auxiliary head return [logits, aux_logits]; evaluation uses the main one.
@@ -15,7 +17,8 @@ def _logits_only(outputs):
 def make_eval_step(model):
     @tf.function
     def eval_step(images, labels):
-        logits = tf.cast(_logits_only(model(images, training=False)), tf.float32)
+        outputs = model(imagenet_tfrecord.model_input(images), training=False)
+        logits = tf.cast(_logits_only(outputs), tf.float32)
         labels = tf.cast(labels, tf.int32)
         top_1 = tf.math.in_top_k(labels, logits, 1)
         top_5 = tf.math.in_top_k(labels, logits, min(5, logits.shape[-1]))

@@ -4,6 +4,7 @@ import time
 
 import tensorflow as tf
 
+from data import imagenet_tfrecord
 from tf_cnn_benchmarks import throughput
 
 
@@ -17,7 +18,7 @@ def run_forward_only(flag_values, model, dataset):
 
     @tf.function(jit_compile=flag_values.xla or None)
     def forward(images):
-        outputs = model(images, training=False)
+        outputs = model(imagenet_tfrecord.model_input(images), training=False)
         return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
 
     meter = throughput.ThroughputMeter(flag_values.batch_size, flag_values.num_warmup_batches)

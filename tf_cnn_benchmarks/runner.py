@@ -186,8 +186,9 @@ def forward_only_dataset(flag_values, num_classes):
     if flag_values.data_dir is None:
         return imagenet_tfrecord.synthetic_dataset(flag_values.batch_size,
                                                    flag_values.image_size, num_classes)
-    return imagenet_tfrecord.evaluation_dataset(flag_values.data_dir, flag_values.batch_size,
-                                                flag_values.image_size).repeat()
+    return imagenet_tfrecord.evaluation_dataset(
+        flag_values.data_dir, flag_values.batch_size, flag_values.image_size,
+        image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE).repeat()
 
 
 def run(flag_values):

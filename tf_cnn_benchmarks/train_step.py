@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from data import imagenet_tfrecord
 from tf_cnn_benchmarks import losses
 from tf_cnn_benchmarks.replicas import Replicas
 
@@ -60,7 +61,7 @@ class TrainStep:
 
     def _gradients(self, images, labels):
         with tf.GradientTape() as tape:
-            outputs = self.model(images, training=True)
+            outputs = self.model(imagenet_tfrecord.model_input(images), training=True)
             if isinstance(outputs, (list, tuple)):
                 logits, aux_logits = outputs
             else:

@@ -69,7 +69,8 @@ def evaluate_validation_set(flag_values, model, replicas=None):
         num_shards=replicas.num_workers, shard_index=replicas.worker_index,
         eval_crop_fraction=flag_values.eval_crop_fraction, label_offset=flag_values.label_offset,
         skip_corrupt_records=flag_values.skip_corrupt_records,
-        resize_method=flag_values.resize_method)
+        resize_method=flag_values.resize_method,
+        image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE)
     max_images = None
     if flag_values.num_eval_epochs < 1.0:
         num_images = imagenet_tfrecord.num_examples(flag_values.data_dir, "validation")
@@ -255,7 +256,8 @@ class _Run:
             skip_batches=skip_batches, label_offset=self.flags.label_offset,
             skip_corrupt_records=self.flags.skip_corrupt_records,
             resize_method=self.flags.resize_method, distort_color=self.flags.distort_color,
-            flip_left_right=self.flags.flip_left_right)
+            flip_left_right=self.flags.flip_left_right,
+            image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE)
 
     def epoch_of(self, step):
         return (step - 1) // self.steps_per_epoch
