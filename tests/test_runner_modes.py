@@ -161,6 +161,22 @@ def test_eval_of_checkpoint_prefix(resumed_runs, demo_shards):
     assert "moving-average weights" in result.stdout
 
 
+def test_eval_folder_skips_damaged_latest(resumed_runs, demo_shards, tmp_path):
+    # --checkpoint names the folder and no model flags: they come from its model_config.json.
+    folder = str(tmp_path / "split")
+    shutil.copytree(resumed_runs["split"], folder)
+    with open(os.path.join(folder, "model.ckpt-4.index"), "r+b") as index_file:
+        index_file.truncate(10)
+
+    result = run_runner(["--eval", "--checkpoint=" + folder, "--data_dir=" + demo_shards,
+                         "--batch_size=4"])
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "model_config.json: " in result.stdout
+    assert "model.ckpt-4 cannot be read" in result.stdout
+    assert "model.ckpt-2 (step 2)" in result.stdout
+
+
 def test_eval_with_wrong_class_count(resumed_runs, demo_shards):
     result = run_runner(["--eval", "--train_dir=" + resumed_runs["split"], "--num_classes=5",
                          "--data_dir=" + demo_shards])

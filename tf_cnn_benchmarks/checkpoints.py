@@ -7,14 +7,26 @@ depend on construction order. So a checkpoint written under TensorFlow 2.15 rest
 and the other way round.
 """
 
+import glob
 import os
 import re
 
 import tensorflow as tf
 
+# File name of the checkpoints that CheckpointManager writes: model.ckpt-<step>.
+CHECKPOINT_NAME = "model.ckpt"
+
+# What TensorFlow raises when checkpoint files are truncated, damaged or missing: an OpError
+# subclass that depends on the damage, or IndexError from the reader of a truncated data file.
+READ_ERRORS = (tf.errors.OpError, IndexError)
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be restored into the model this run built."""
+
+
+class CheckpointReadError(CheckpointError):
+    """A checkpoint whose files cannot be read."""
 
 
 def variable_key(layer, weight):
@@ -55,7 +67,33 @@ def create_checkpoint(global_step, model, optimizer=None, weight_average=None,
 
 def create_manager(checkpoint, train_dir, max_to_keep):
     return tf.train.CheckpointManager(checkpoint, train_dir, max_to_keep=max_to_keep,
-                                      checkpoint_name="model.ckpt")
+                                      checkpoint_name=CHECKPOINT_NAME)
+
+
+def checkpoints_in_folder(directory, listed=()):
+    """Return the checkpoint prefixes in `directory`, newest step first.
+
+    `listed` are the ones the `checkpoint` state file names. Prefixes whose .index file is in
+    the folder are added, so a damaged or deleted state file loses no checkpoint. A warning
+    reports that case.
+    """
+    found = {path[:-len(".index")] for path in
+             glob.glob(os.path.join(glob.escape(directory), CHECKPOINT_NAME + "-*.index"))}
+    if found and not listed:
+        print("WARNING: the `checkpoint` state file in %s is missing or lists no checkpoint; "
+              "using the %d checkpoint(s) found in the folder." % (directory, len(found)),
+              flush=True)
+    prefixes = set(listed) | found
+    return sorted(prefixes, key=lambda path: checkpoint_step(path) or -1, reverse=True)
+
+
+def folder_checkpoints(directory):
+    """Return the checkpoint prefixes of a training folder, newest step first."""
+    state = tf.train.get_checkpoint_state(directory)
+    listed = [] if state is None else [
+        path if os.path.isabs(path) else os.path.join(directory, path)
+        for path in state.all_model_checkpoint_paths]
+    return checkpoints_in_folder(directory, listed)
 
 
 def resolve_checkpoint_path(path):
@@ -65,11 +103,11 @@ def resolve_checkpoint_path(path):
     Raises CheckpointError naming the path when it names no checkpoint.
     """
     if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
+        candidates = folder_checkpoints(path)
+        if not candidates:
             raise CheckpointError("%s contains no checkpoint. Give a folder with a `checkpoint` "
                                   "file, or a prefix such as model.ckpt-100." % path)
-        return latest
+        return candidates[0]
 
     if os.path.basename(path) == "checkpoint" and os.path.isfile(path):
         return resolve_checkpoint_path(os.path.dirname(os.path.abspath(path)))
@@ -80,6 +118,13 @@ def resolve_checkpoint_path(path):
                               "as model.ckpt-100, its .index file, or the folder."
                               % (path, prefix))
     return prefix
+
+
+def read_error(path, error):
+    """Return a CheckpointReadError for `path` with the first line of TensorFlow's `error`."""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return CheckpointReadError("checkpoint %s cannot be read (%s: %s)"
+                               % (path, type(error).__name__, first_line))
 
 
 def checkpoint_step(path):
@@ -122,9 +167,16 @@ def check_shapes(path, model):
 
 def restore(checkpoint, path, model, partial=False):
     """Restore `path` into `checkpoint`. `partial` allows values this run has no object for
-    (the optimizer slots, when evaluating)."""
-    check_shapes(path, model)
-    status = checkpoint.restore(path)
+    (the optimizer slots, when evaluating).
+
+    Raises CheckpointReadError when the files of `path` cannot be read, and CheckpointError
+    when they do not fit `model`.
+    """
+    try:
+        check_shapes(path, model)
+        status = checkpoint.restore(path)
+    except READ_ERRORS as error:
+        raise read_error(path, error) from error
     if partial:
         status.expect_partial()
     else:
@@ -138,17 +190,13 @@ def restore_latest(checkpoint, manager, model, partial=False):
     the previous one is tried. Raises CheckpointError when none can be read, or when one does
     not fit the model.
     """
-    candidates = list(reversed(manager.checkpoints))
+    candidates = checkpoints_in_folder(manager.directory, manager.checkpoints)
     failures = []
     for path in candidates:
         try:
             restore(checkpoint, path, model, partial)
-        except (tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.OutOfRangeError,
-                tf.errors.InvalidArgumentError, IndexError) as error:
-            # A truncated data file raises IndexError from TensorFlow's checkpoint reader.
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            print("WARNING: checkpoint %s cannot be read (%s); trying the previous one."
-                  % (path, first_line), flush=True)
+        except CheckpointReadError as error:
+            print("WARNING: %s; trying the previous one." % error, flush=True)
             failures.append(path)
             continue
         except AssertionError as error:

@@ -14,7 +14,11 @@ def log(message):
 
 
 def _has_weight_average(path):
-    return any(name.startswith("ema/") for name, _ in tf.train.list_variables(path))
+    try:
+        names = [name for name, _ in tf.train.list_variables(path)]
+    except checkpoints.READ_ERRORS as error:
+        raise checkpoints.read_error(path, error) from error
+    return any(name.startswith("ema/") for name in names)
 
 
 class _Evaluator:
@@ -61,16 +65,29 @@ def _evaluate_new_checkpoints(flag_values, evaluator):
     for path in tf.train.checkpoints_iterator(flag_values.train_dir,
                                               min_interval_secs=flag_values.eval_interval_secs,
                                               timeout=flag_values.eval_timeout_secs):
-        step = evaluator.evaluate(path)
+        try:
+            step = evaluator.evaluate(path)
+        except checkpoints.CheckpointReadError as error:
+            log("WARNING: %s; waiting for the next one." % error)
+            continue
         if target is not None and step >= target:
             log("Evaluated step %d, the last of --num_batches=%d." % (step, target))
             return
     log("No new checkpoint for %d s; stopping." % flag_values.eval_timeout_secs)
 
 
-def checkpoint_to_evaluate(flag_values):
-    """Return the checkpoint prefix that --checkpoint or --train_dir names.
+def checkpoint_folder(location):
+    """Return the training folder that a --checkpoint or --train_dir location is in."""
+    if os.path.isdir(location):
+        return location
+    return os.path.dirname(os.path.abspath(location))
 
+
+def checkpoints_to_evaluate(flag_values):
+    """Return the checkpoint prefixes that --checkpoint or --train_dir names, newest first.
+
+    A folder or its `checkpoint` state file names all of the folder's checkpoints, so an
+    unreadable latest one can fall back to the one before. A prefix names only itself.
     Raises CheckpointError naming the location when there is none, before any file is written.
     """
     location = flag_values.checkpoint or flag_values.train_dir
@@ -78,8 +95,15 @@ def checkpoint_to_evaluate(flag_values):
         raise checkpoints.CheckpointError(
             "%s not found. Give --train_dir or --checkpoint of an existing training run."
             % location)
+
+    names_folder = os.path.isdir(location) or (
+        os.path.basename(location) == "checkpoint" and os.path.isfile(location))
     try:
-        return checkpoints.resolve_checkpoint_path(location)
+        if names_folder:
+            candidates = checkpoints.folder_checkpoints(checkpoint_folder(location))
+            if candidates:
+                return candidates
+        return [checkpoints.resolve_checkpoint_path(location)]
     except checkpoints.CheckpointError as error:
         raise checkpoints.CheckpointError(
             "%s Train first, or point --train_dir at the folder of a training run."
@@ -87,9 +111,20 @@ def checkpoint_to_evaluate(flag_values):
 
 
 def run_evaluation(flag_values, model, logger):
-    """Evaluate --checkpoint, the latest checkpoint in --train_dir, or each new one."""
+    """Evaluate --checkpoint, the latest readable checkpoint in --train_dir, or each new one."""
     evaluator = _Evaluator(flag_values, model, logger)
     if flag_values.eval_interval_secs:
         _evaluate_new_checkpoints(flag_values, evaluator)
         return
-    evaluator.evaluate(checkpoint_to_evaluate(flag_values))
+
+    candidates = checkpoints_to_evaluate(flag_values)
+    for index, path in enumerate(candidates):
+        try:
+            evaluator.evaluate(path)
+            return
+        except checkpoints.CheckpointReadError as error:
+            if index + 1 == len(candidates):
+                raise checkpoints.CheckpointError(
+                    "%s. Copy it again, or give --checkpoint of an earlier one." % error
+                ) from error
+            log("WARNING: %s; trying the previous one." % error)

@@ -170,16 +170,18 @@ def prepare_data(flag_values):
 
 def prepare_evaluation(flag_values):
     """Before --eval builds anything: take the model flags from the training run's
-    model_config.json and make sure there is a checkpoint to score."""
-    if flag_values.train_dir and os.path.isdir(flag_values.train_dir):
-        config = model_config.read_model_config(flag_values.train_dir)
+    model_config.json (next to --checkpoint, or in --train_dir) and make sure there is a
+    checkpoint to score."""
+    location = flag_values.checkpoint or flag_values.train_dir
+    config_dir = eval_checkpoints.checkpoint_folder(location) if location else None
+    if config_dir and os.path.isdir(config_dir):
+        config = model_config.read_model_config(config_dir)
         applied = model_config.apply_model_config(flag_values, config) if config else []
         if applied:
-            log("From %s: %s" % (os.path.join(flag_values.train_dir,
-                                              model_config.MODEL_CONFIG_FILENAME),
+            log("From %s: %s" % (os.path.join(config_dir, model_config.MODEL_CONFIG_FILENAME),
                                  " ".join(applied)))
     if not flag_values.eval_interval_secs:
-        eval_checkpoints.checkpoint_to_evaluate(flag_values)
+        eval_checkpoints.checkpoints_to_evaluate(flag_values)
 
 
 def forward_only_dataset(flag_values, num_classes):
