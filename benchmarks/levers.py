@@ -31,6 +31,8 @@ LEVERS = {
                          {"stock_batch_norm": True}, {}),
     "memory_optimizer_off": ("Grappler's memory optimizer off", {"memory_optimizer": False},
                              {}),
+    "bfc_allocator": ("TF_CPU_ALLOCATOR_USE_BFC=true", {},
+                      {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
 }
 
 
