@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from models import inception_v3
 from models.seeded_dropout import SeededDropout
 from tf_cnn_benchmarks import checkpoints
 from tf_cnn_benchmarks import learning_rate
@@ -205,3 +206,17 @@ def test_every_checkpoint_unreadable(two_checkpoints):
     manager = checkpoints.create_manager(checkpoint, two_checkpoints, max_to_keep=5)
     with pytest.raises(checkpoints.CheckpointError, match="no checkpoint in .* can be read"):
         checkpoints.restore_latest(checkpoint, manager, small_model(3))
+
+
+def test_shape_mismatch_names_image_size(tmp_path):
+    # The auxiliary head's last kernel is 1 x 1 at 75 x 75 and 5 x 5 at 299 x 299.
+    small = inception_v3.inception_v3(11, image_size=75)
+    step = tf.Variable(3, dtype=tf.int64)
+    manager = checkpoints.create_manager(checkpoints.create_checkpoint(step, small),
+                                         str(tmp_path), max_to_keep=1)
+    path = manager.save(checkpoint_number=3)
+
+    with pytest.raises(checkpoints.CheckpointError) as error:
+        checkpoints.check_shapes(path, inception_v3.inception_v3(11, image_size=299))
+    assert "aux_logits_conv2d_2a_5x5/kernel" in str(error.value)
+    assert "--image_size" in str(error.value)

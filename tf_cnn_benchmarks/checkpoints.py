@@ -21,6 +21,10 @@ CHECKPOINT_NAME = "model.ckpt"
 READ_ERRORS = (tf.errors.OpError, IndexError)
 
 
+# The only model variable whose shape depends on --image_size.
+AUX_SIZED_KERNEL = "aux_logits_conv2d_2a_5x5/"
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be restored into the model this run built."""
 
@@ -159,6 +163,10 @@ def check_shapes(path, model):
     hint = "Use the --num_classes, --image_size and --aux_logits of the run that wrote it."
     if "logits/bias" in mismatches:
         hint = "It was trained with --num_classes=%d; pass that." % stored["logits/bias"][0]
+    elif all(key.startswith(AUX_SIZED_KERNEL) for key in mismatches):
+        hint = ("The auxiliary head's kernel shrinks below 5 x 5 with the image, so the run "
+                "that wrote it used another --image_size; pass that one (its "
+                "model_config.json records it).")
     key = mismatches[0]
     raise CheckpointError(
         "%s does not fit this model: %s has shape %s in the checkpoint and %s here (%d "
