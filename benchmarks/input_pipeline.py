@@ -7,9 +7,10 @@
    scikit-image's photos, JPEG quality 90) and prints their mean size in pixels and bytes.
 2. Times the converter (data.build_imagenet_tfrecord) with one worker on one core and with
    one worker per core.
-3. Times our training and evaluation preprocessing with data.benchmark_pipeline, and a
-   straightforward tf.data pipeline (decode the whole JPEG, then crop) on the same shards, on
-   one core and on all cores. Each runs in its own process; the one-core runs pin it to CPU 0.
+3. Times our training and evaluation preprocessing with data.benchmark_pipeline (uint8
+   batches, as the runner feeds them), and a straightforward tf.data pipeline (decode the
+   whole JPEG, then crop, float32 batches) on the same shards, on one core and on all cores.
+   Each runs in its own process; the one-core runs pin it to CPU 0.
 """
 
 import argparse
@@ -100,8 +101,9 @@ def time_converter(raw_dir, output_dir, num_workers, cpus, timeout):
 
 def time_our_pipeline(shards_dir, arguments, cpus):
     """Run data.benchmark_pipeline; return {mode: (images/sec, per core)} and peak memory."""
+    # The runner's batches: uint8 pixels, scaled to [-1, 1] inside the training step.
     command = [sys.executable, "-m", "data.benchmark_pipeline", "--data_dir=" + shards_dir,
-               "--image_size=%d" % arguments.image_size,
+               "--image_dtype=uint8", "--image_size=%d" % arguments.image_size,
                "--batch_size=%d" % arguments.batch_size,
                "--num_batches=%d" % arguments.num_batches]
     exit_code, output, peak_mib = common.run_child(command, arguments.timeout, cpus=cpus)

@@ -23,9 +23,9 @@ flags.DEFINE_integer("warmup_batches", 5, "Batches read before the timing starts
                      "the prefetch buffers.", lower_bound=0)
 flags.DEFINE_float("max_seconds", 300.0, "Time limit of each mode, in seconds.", lower_bound=1.0)
 flags.DEFINE_boolean("distort_color", False, "Time training with colour distortion.")
-flags.DEFINE_enum("image_dtype", "float32", ["float32", "uint8"],
-                  "Image dtype of the batches: float32 scaled to [-1, 1], or uint8 pixels that "
-                  "the model step would scale.")
+flags.DEFINE_enum("image_dtype", "uint8", ["float32", "uint8"],
+                  "Image dtype of the batches: uint8 pixels, which the runner feeds and its "
+                  "step scales, or float32 scaled to [-1, 1].")
 flags.mark_flag_as_required("data_dir")
 
 
