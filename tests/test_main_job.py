@@ -189,10 +189,13 @@ def test_malformed_flag_value_without_traceback():
 
 
 def test_conflicting_flags_reported_together():
-    result = run_runner(["--num_batches=2", "--num_epochs=1", "--image_size=60"])
+    result = run_runner(["--num_batches=2", "--num_epochs=1", "--image_size=60",
+                         "--batch_size=0", "--display_every=-3"])
     assert result.returncode == 2
     assert "--num_batches=2 and --num_epochs=1" in result.stderr
     assert "--image_size=60" in result.stderr
+    assert "--batch_size=0 is invalid; use 1 or more." in result.stderr
+    assert "--display_every=-3 is invalid; use 1 or more." in result.stderr
 
 
 def test_stop_at_accuracy_needs_eval():

@@ -66,13 +66,12 @@ flags.DEFINE_float("batchnorm_epsilon", inception_v3.DEFAULT_BATCHNORM_EPSILON,
                    "Batch-norm epsilon (TF-Slim's 0.001).")
 
 # Run length and output.
-flags.DEFINE_integer("batch_size", 32, "Images per device per step.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 32, "Images per device per step.")
 flags.DEFINE_integer("num_gpus", 1,
                      "GPUs this process trains on. Above 1 the run uses MirroredStrategy over "
                      "them; without GPUs it splits the CPU into that many logical devices, "
                      "which tests the multi-device path but trains no faster. With "
-                     "--variable_update=horovod each process drives one GPU: keep 1.",
-                     lower_bound=1)
+                     "--variable_update=horovod each process drives one GPU: keep 1.")
 flags.DEFINE_integer("num_batches", None,
                      "Training steps to run in total, counting steps of earlier runs that a "
                      "checkpoint in --train_dir holds. Default: 100 unless --num_epochs is set.")
@@ -81,25 +80,23 @@ flags.DEFINE_float("num_epochs", None,
                    "training images.")
 flags.DEFINE_integer("num_warmup_batches", 10,
                      "Steps left out of the throughput figures (graph tracing and memory "
-                     "allocation make the first steps slow).", lower_bound=0)
-flags.DEFINE_integer("display_every", 10, "Print and log one line every this many steps.",
-                     lower_bound=1)
+                     "allocation make the first steps slow).")
+flags.DEFINE_integer("display_every", 10, "Print and log one line every this many steps.")
 flags.DEFINE_string("train_dir", None,
                     "Folder of checkpoints. A run resumes from the latest checkpoint in it. "
                     "Without it nothing is saved.")
 flags.DEFINE_integer("save_model_steps", None,
                      "Save a checkpoint every this many steps; checkpoints are always saved at "
-                     "the end of training and at each evaluation.", lower_bound=1)
-flags.DEFINE_integer("max_ckpts_to_keep", 5, "Number of recent checkpoints kept.", lower_bound=1)
+                     "the end of training and at each evaluation.")
+flags.DEFINE_integer("max_ckpts_to_keep", 5, "Number of recent checkpoints kept.")
 flags.DEFINE_string("dllogger_log", None,
                     "Path of the dllogger JSON log. Default: dllogger.json in --train_dir; "
                     "no log without --train_dir.")
 flags.DEFINE_integer("save_model_secs", None,
-                     "Also save a checkpoint when this many seconds passed since the last one.",
-                     lower_bound=1)
+                     "Also save a checkpoint when this many seconds passed since the last one.")
 flags.DEFINE_integer("save_summaries_steps", None,
                      "Write TensorBoard scalars to --train_dir every this many steps. Default: "
-                     "every --display_every steps; 0 turns them off.", lower_bound=0)
+                     "every --display_every steps; 0 turns them off.")
 flags.DEFINE_integer("tf_random_seed", 1234, "Seed of weight initialization and data order.")
 flags.DEFINE_boolean("deterministic", False,
                      "Make runs reproducible, so a resumed run ends with the same weights as an "
@@ -127,22 +124,20 @@ flags.DEFINE_float("num_eval_epochs", 1.0,
                    "Fraction of the validation set to score: values of 1 or more score every "
                    "validation image once (more passes would repeat the same numbers).")
 flags.DEFINE_integer("eval_during_training_every_n_steps", None,
-                     "Evaluate on the validation shards every this many steps while training.",
-                     lower_bound=1)
+                     "Evaluate on the validation shards every this many steps while training.")
 flags.DEFINE_integer("num_eval_batches", None,
-                     "Score only this many validation batches. Default: the whole set.",
-                     lower_bound=1)
+                     "Score only this many validation batches. Default: the whole set.")
 flags.DEFINE_string("checkpoint", None,
                     "With --eval: the checkpoint to evaluate, as a prefix (model.ckpt-100), its "
                     ".index file, a `checkpoint` state file or a folder. Default: the latest in "
                     "--train_dir.")
 flags.DEFINE_integer("eval_interval_secs", None,
                      "With --eval: keep evaluating each new checkpoint in --train_dir, polling "
-                     "every this many seconds.", lower_bound=1)
+                     "every this many seconds.")
 flags.DEFINE_integer("eval_timeout_secs", None,
                      "With --eval_interval_secs: stop when no new checkpoint appears for this "
                      "many seconds. Default: wait until the training run's last step is "
-                     "evaluated.", lower_bound=1)
+                     "evaluated.")
 flags.DEFINE_float("stop_at_top_1_accuracy", None,
                    "Stop training once an evaluation reaches this top-1 accuracy (0 to 1). "
                    "Needs --eval_during_training_every_n_epochs.")
@@ -214,7 +209,7 @@ flags.DEFINE_string("worker_hosts", None,
                     "comma-separated host:port of every worker, the same list on each host.")
 flags.DEFINE_integer("task_index", 0,
                      "With --worker_hosts: this worker's position in the list, 0 for the "
-                     "chief.", lower_bound=0)
+                     "chief.")
 
 # Initial weights and fine-tuning.
 flags.DEFINE_string("keras_weights", None,
@@ -237,12 +232,31 @@ flags.DEFINE_integer("num_inter_threads", None,
                      "Ops run in parallel; 0 or unset lets TensorFlow choose.")
 
 
+# Smallest valid value of each integer flag that has one. validate_flags checks them with the
+# other flags (absl's lower_bound would stop at the first bad value).
+LOWER_BOUNDS = {
+    "batch_size": 1, "num_gpus": 1, "num_warmup_batches": 0, "display_every": 1,
+    "save_model_steps": 1, "max_ckpts_to_keep": 1, "save_model_secs": 1,
+    "save_summaries_steps": 0, "eval_during_training_every_n_steps": 1, "num_eval_batches": 1,
+    "eval_interval_secs": 1, "eval_timeout_secs": 1, "task_index": 0,
+}
+
+
+def _validate_lower_bounds(flag_values):
+    errors = []
+    for name, bound in LOWER_BOUNDS.items():
+        value = getattr(flag_values, name)
+        if value is not None and value < bound:
+            errors.append("--%s=%d is invalid; use %d or more." % (name, value, bound))
+    return errors
+
+
 def validate_flags(flag_values):
     """Return a list of messages, one for each invalid flag or invalid combination.
 
     The runner reports them together at start-up, so a user fixes a command line in one go.
     """
-    errors = []
+    errors = _validate_lower_bounds(flag_values)
     if flag_values.model not in SUPPORTED_MODELS:
         errors.append("--model=%s is not supported; use --model=inception3."
                       % flag_values.model)
