@@ -153,6 +153,15 @@ def test_shape_mismatch_names_classes(two_checkpoints):
     assert "--num_classes=3" in str(error.value)
 
 
+def restore_latest_of(folder):
+    """Restore the newest readable checkpoint of `folder`; return its path and step."""
+    step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = checkpoints.create_checkpoint(step, small_model(3))
+    manager = checkpoints.create_manager(checkpoint, folder, max_to_keep=5)
+    path = checkpoints.restore_latest(checkpoint, manager, small_model(3))
+    return path, int(step)
+
+
 def damage_truncate_data(folder):
     with open(os.path.join(folder, "model.ckpt-2.data-00000-of-00001"), "r+b") as data_file:
         data_file.truncate(3)
@@ -172,13 +181,10 @@ def damage_delete_data(folder):
 def test_damaged_latest_falls_back(two_checkpoints, damage, capsys):
     damage(two_checkpoints)
 
-    step = tf.Variable(0, dtype=tf.int64)
-    checkpoint = checkpoints.create_checkpoint(step, small_model(3))
-    manager = checkpoints.create_manager(checkpoint, two_checkpoints, max_to_keep=5)
-    path = checkpoints.restore_latest(checkpoint, manager, small_model(3))
+    path, step = restore_latest_of(two_checkpoints)
 
     assert path.endswith("model.ckpt-1")
-    assert int(step) == 1
+    assert step == 1
     assert "model.ckpt-2 cannot be read" in capsys.readouterr().out
 
 
@@ -186,13 +192,10 @@ def test_damaged_state_file_keeps_checkpoints(two_checkpoints, capsys):
     with open(os.path.join(two_checkpoints, "checkpoint"), "w", encoding="utf-8") as state:
         state.write("model_checkpoint_path: \"model.ck")
 
-    step = tf.Variable(0, dtype=tf.int64)
-    checkpoint = checkpoints.create_checkpoint(step, small_model(3))
-    manager = checkpoints.create_manager(checkpoint, two_checkpoints, max_to_keep=5)
-    path = checkpoints.restore_latest(checkpoint, manager, small_model(3))
+    path, step = restore_latest_of(two_checkpoints)
 
     assert path.endswith("model.ckpt-2")
-    assert int(step) == 2
+    assert step == 2
     assert "state file" in capsys.readouterr().out
     assert checkpoints.resolve_checkpoint_path(two_checkpoints).endswith("model.ckpt-2")
 
@@ -201,11 +204,8 @@ def test_every_checkpoint_unreadable(two_checkpoints):
     for number in (1, 2):
         os.remove(os.path.join(two_checkpoints, "model.ckpt-%d.data-00000-of-00001" % number))
 
-    step = tf.Variable(0, dtype=tf.int64)
-    checkpoint = checkpoints.create_checkpoint(step, small_model(3))
-    manager = checkpoints.create_manager(checkpoint, two_checkpoints, max_to_keep=5)
     with pytest.raises(checkpoints.CheckpointError, match="no checkpoint in .* can be read"):
-        checkpoints.restore_latest(checkpoint, manager, small_model(3))
+        restore_latest_of(two_checkpoints)
 
 
 def test_shape_mismatch_names_image_size(tmp_path):
