@@ -98,9 +98,14 @@ def measure_matmul(arguments):
 
 def measure_training(arguments, kind, data_dir):
     config = dict(base_config(arguments), kind=kind, data_dir=data_dir)
+    environment = environment_overrides(arguments)
+    if kind == "ours":
+        # The runner's allocator (tf_cnn_benchmarks/__main__.py sets it unless the environment
+        # does). Keras runs with TensorFlow's default, as users run it.
+        environment["TF_CPU_ALLOCATOR_USE_BFC"] = os.environ.get("TF_CPU_ALLOCATOR_USE_BFC",
+                                                                 "true")
     load = common.load_average()
-    result = common.run_worker(WORKER, config, arguments.timeout,
-                               environment_overrides(arguments))
+    result = common.run_worker(WORKER, config, arguments.timeout, environment)
     result["load_before"] = load
     result["summary"] = common.summarize(result["rates"])
     return result

@@ -77,6 +77,10 @@ def test_script_copies_output_to_log(main_job):
         assert "total images/sec" in log_file.read()
 
 
+def test_run_uses_bfc_cpu_allocator(main_job):
+    assert "CPU memory:  TensorFlow's BFC pool" in main_job["first"].stdout
+
+
 def test_cpu_run_falls_back_to_nhwc(main_job):
     assert "--data_format=NCHW needs a GPU" in main_job["first"].stdout
 

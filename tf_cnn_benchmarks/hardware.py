@@ -1,5 +1,7 @@
 """Device discovery, data layout and thread settings."""
 
+import os
+
 import tensorflow as tf
 
 
@@ -28,6 +30,13 @@ def configure_threads(num_intra_threads, num_inter_threads):
         tf.config.threading.set_intra_op_parallelism_threads(num_intra_threads)
     if num_inter_threads:
         tf.config.threading.set_inter_op_parallelism_threads(num_inter_threads)
+
+
+def cpu_allocator_description():
+    """Return which allocator TensorFlow uses for CPU memory, from TF_CPU_ALLOCATOR_USE_BFC."""
+    if os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "").lower() in ("true", "1"):
+        return "TensorFlow's BFC pool (TF_CPU_ALLOCATOR_USE_BFC=true)"
+    return "the system allocator (TF_CPU_ALLOCATOR_USE_BFC unset or false)"
 
 
 def device_description(gpus):

@@ -216,6 +216,7 @@ def run(flag_values):
     num_classes = prepare_data(flag_values)
     log("TensorFlow:  %s" % tf.__version__)
     log("Device:      %s" % hardware.device_description(gpus))
+    log("CPU memory:  %s" % hardware.cpu_allocator_description())
     log("Data:        %s" % (flag_values.data_dir or "synthetic"))
     log("Precision:   %s compute, float32 variables%s"
         % (compute_dtype, ", XLA" if flag_values.xla else ""))
