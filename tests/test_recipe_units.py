@@ -220,3 +220,13 @@ def test_shape_mismatch_names_image_size(tmp_path):
         checkpoints.check_shapes(path, inception_v3.inception_v3(11, image_size=299))
     assert "aux_logits_conv2d_2a_5x5/kernel" in str(error.value)
     assert "--image_size" in str(error.value)
+
+
+def test_read_error_keeps_out_of_memory():
+    out_of_memory = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating")
+    with pytest.raises(tf.errors.ResourceExhaustedError):
+        checkpoints.raise_read_error("model.ckpt-2", out_of_memory)
+
+    damaged = tf.errors.DataLossError(None, None, "not an sstable (bad magic number)")
+    with pytest.raises(checkpoints.CheckpointReadError, match="model.ckpt-2 cannot be read"):
+        checkpoints.raise_read_error("model.ckpt-2", damaged)

@@ -18,8 +18,8 @@ CHECKPOINT_NAME = "model.ckpt"
 
 # What TensorFlow raises when checkpoint files are truncated, damaged or missing: an OpError
 # subclass that depends on the damage, or IndexError from the reader of a truncated data file.
+# Running out of memory while restoring is not damage, so it is raised as it is.
 READ_ERRORS = (tf.errors.OpError, IndexError)
-
 
 # The only model variable whose shape depends on --image_size.
 AUX_SIZED_KERNEL = "aux_logits_conv2d_2a_5x5/"
@@ -124,11 +124,14 @@ def resolve_checkpoint_path(path):
     return prefix
 
 
-def read_error(path, error):
-    """Return a CheckpointReadError for `path` with the first line of TensorFlow's `error`."""
+def raise_read_error(path, error):
+    """Raise CheckpointReadError for `path` with the first line of TensorFlow's `error`, or
+    `error` itself when it is an out-of-memory error."""
+    if isinstance(error, tf.errors.ResourceExhaustedError):
+        raise error
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return CheckpointReadError("checkpoint %s cannot be read (%s: %s)"
-                               % (path, type(error).__name__, first_line))
+    raise CheckpointReadError("checkpoint %s cannot be read (%s: %s)"
+                              % (path, type(error).__name__, first_line)) from error
 
 
 def checkpoint_step(path):
@@ -184,7 +187,7 @@ def restore(checkpoint, path, model, partial=False):
         check_shapes(path, model)
         status = checkpoint.restore(path)
     except READ_ERRORS as error:
-        raise read_error(path, error) from error
+        raise_read_error(path, error)
     if partial:
         status.expect_partial()
     else:

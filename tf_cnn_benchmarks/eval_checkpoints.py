@@ -17,7 +17,7 @@ def _has_weight_average(path):
     try:
         names = [name for name, _ in tf.train.list_variables(path)]
     except checkpoints.READ_ERRORS as error:
-        raise checkpoints.read_error(path, error) from error
+        checkpoints.raise_read_error(path, error)
     return any(name.startswith("ema/") for name in names)
 
 
