@@ -2,11 +2,11 @@
 
     python -m benchmarks.levers [--image_size=150] [--batch_size=32] [--levers=all]
 
-Each lever changes one setting of the baseline (float32, no XLA, TensorFlow's default thread
-pools, TF_ENABLE_ONEDNN_OPTS unset). The baseline runs first and again last, so a drift of
-the machine's load shows in the table. The default image size of 150 pixels cuts the step
-time about 4x against 299 pixels, so a screen fits in minutes. Confirm a kept lever at 299
-pixels with benchmarks.train_throughput.
+Each lever changes one setting of the baseline, which trains as the runner does: float32, no
+XLA, TensorFlow's default thread pools, TF_ENABLE_ONEDNN_OPTS unset and the BFC allocator.
+The baseline runs first and again last, so a drift of the machine's load shows in the table.
+The default image size of 150 pixels cuts the step time about 4x against 299 pixels, so a
+screen fits in minutes. Confirm a kept lever at 299 pixels with benchmarks.train_throughput.
 """
 
 import argparse
@@ -31,9 +31,23 @@ LEVERS = {
                          {"stock_batch_norm": True}, {}),
     "memory_optimizer_off": ("Grappler's memory optimizer off", {"memory_optimizer": False},
                              {}),
-    "bfc_allocator": ("TF_CPU_ALLOCATOR_USE_BFC=true", {},
-                      {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
+    "default_allocator": ("TensorFlow's default CPU allocator", {},
+                          {"TF_CPU_ALLOCATOR_USE_BFC": None}),
+    # The recipe's own costs: each turns off one part of the work that Keras' model.fit
+    # does not do, to show how much of a gap to Keras the recipe's extra work explains.
+    "no_aux_head": ("without the auxiliary head", {"runner_flags": ["--noaux_logits"]}, {}),
+    "no_moving_average": ("without the EMA of the weights",
+                          {"runner_flags": ["--moving_average_decay=0"]}, {}),
+    "no_clipping": ("without gradient clipping", {"runner_flags": ["--gradient_clip=0"]}, {}),
+    "keras_recipe": ("Keras' recipe: none of the extras",
+                     {"runner_flags": ["--noaux_logits", "--moving_average_decay=0",
+                                       "--gradient_clip=0", "--label_smoothing=0",
+                                       "--weight_decay=0"]}, {}),
 }
+
+# The runner's own set-up (tf_cnn_benchmarks/__main__.py): TensorFlow's BFC pool for CPU
+# memory, and TF_ENABLE_ONEDNN_OPTS as TensorFlow defaults it.
+BASELINE_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": None, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
 
 
 def parse_arguments(argv=None):
@@ -63,8 +77,7 @@ def measure(arguments, config_changes, environment_changes):
               "steps_per_window": 1, "intra_threads": 0, "inter_threads": 0,
               "max_seconds": 600.0, "data_dir": None}
     config.update(config_changes)
-    # The baseline leaves TF_ENABLE_ONEDNN_OPTS unset, TensorFlow's own default.
-    environment = {"TF_ENABLE_ONEDNN_OPTS": None}
+    environment = dict(BASELINE_ENVIRONMENT)
     environment.update(environment_changes)
     load = common.load_average()
     result = common.run_worker(WORKER, config, arguments.timeout, environment)
@@ -92,7 +105,7 @@ def main(argv=None):
                                   arguments.image_size, arguments.warmup_steps,
                                   arguments.windows), flush=True)
     report = {"settings": vars(arguments), "cpu": common.cpu_model(), "results": {}}
-    plan = [("baseline", "float32, no XLA, default threads", {}, {})]
+    plan = [("baseline", "the runner's settings", {}, {})]
     plan += [(name,) + LEVERS[name] for name in arguments.levers]
     plan.append(("baseline_end", "baseline again", {}, {}))
 

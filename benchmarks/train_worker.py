@@ -40,6 +40,8 @@ def runner_flag_values(config):
                  "--use_fp16=%s" % ("true" if config["precision"] == "fp16" else "false")]
     if config.get("data_dir"):
         arguments.append("--data_dir=%s" % config["data_dir"])
+    # A lever's changes to the recipe, such as --noaux_logits.
+    arguments += config.get("runner_flags", [])
     runner_flags.FLAGS(arguments)
     return runner_flags.FLAGS
 
