@@ -8,7 +8,7 @@
 2. Times the converter (data.build_imagenet_tfrecord) with one worker on one core and with
    one worker per core.
 3. Times our training and evaluation preprocessing with data.benchmark_pipeline (uint8
-   batches, as the runner feeds them), and a straightforward tf.data pipeline (decode the
+   batches and the BFC allocator, as the runner runs it), and a straightforward tf.data pipeline (decode the
    whole JPEG, then crop, float32 batches) on the same shards, on one core and on all cores.
    Each runs in its own process; the one-core runs pin it to CPU 0.
 """
@@ -106,7 +106,11 @@ def time_our_pipeline(shards_dir, arguments, cpus):
                "--image_dtype=uint8", "--image_size=%d" % arguments.image_size,
                "--batch_size=%d" % arguments.batch_size,
                "--num_batches=%d" % arguments.num_batches]
-    exit_code, output, peak_mib = common.run_child(command, arguments.timeout, cpus=cpus)
+    # The runner's CPU allocator (tf_cnn_benchmarks/__main__.py sets it unless the environment
+    # does). The straightforward pipeline runs with TensorFlow's default, as users run it.
+    allocator = {"TF_CPU_ALLOCATOR_USE_BFC": os.environ.get("TF_CPU_ALLOCATOR_USE_BFC", "true")}
+    exit_code, output, peak_mib = common.run_child(command, arguments.timeout,
+                                                   env_overrides=allocator, cpus=cpus)
     figures = {}
     for line in output.splitlines():
         match = PIPELINE_LINE.match(line.strip())

@@ -30,6 +30,7 @@ Each variant runs in its own process pinned to CPU 0 and reads the training shar
                       32 is 34 MB, above glibc's largest mmap threshold of 32 MB, so by
                       default every batch is mapped and page-faulted anew)
   straightforward_bfc straightforward with TF_CPU_ALLOCATOR_USE_BFC=true
+  runner              what the runner feeds: uint8_output in a process with the BFC allocator
   stage_parse ... stage_scale
                       training mode only: ours stopped after one stage, for a profile of
                       the per-image time (see STAGES)
@@ -45,7 +46,7 @@ from benchmarks import pipeline_variants
 
 VARIANTS = (("ours", "straightforward", "private_threadpool", "parallel_1", "parallel_2",
             "prefetch_0", "prefetch_1", "prefetch_4", "whole_decode", "dct_ratio",
-            "uint8_output", "bfc_allocator", "straightforward_bfc")
+            "uint8_output", "bfc_allocator", "straightforward_bfc", "runner")
             + pipeline_variants.STAGE_VARIANTS)
 
 MODES = ("training", "evaluation")

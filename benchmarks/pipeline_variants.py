@@ -46,6 +46,8 @@ TUNING_VARIANTS = {
 ENV_VARIANTS = {
     "bfc_allocator": ("ours", {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
     "straightforward_bfc": ("straightforward", {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
+    # What the runner feeds: uint8 batches in a process with the BFC allocator.
+    "runner": ("uint8_output", {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
 }
 
 
