@@ -5,6 +5,7 @@ settings and TF_ENABLE_ONEDNN_OPTS of one configuration cannot leak into the nex
 that each process's peak resident memory belongs to one configuration only.
 """
 
+import glob
 import json
 import os
 import platform
@@ -102,12 +103,72 @@ def parse_name_list(parser, text, choices, flag_name):
     return names
 
 
-def write_json(path, report):
-    """Write `report` to `path` as indented JSON; do nothing when `path` is None."""
+# Shard names that data.build_imagenet_tfrecord writes, by split.
+SHARD_PATTERNS = {"train": "train-*-of-*", "validation": "validation-*-of-*"}
+
+
+def check_at_least(parser, arguments, names, minimum=1):
+    """Call parser.error (exit status 2) for the first flag of `names` below `minimum`."""
+    for name in names:
+        value = getattr(arguments, name)
+        if value < minimum:
+            parser.error("--%s must be at least %d, got %d." % (name, minimum, value))
+
+
+def check_shard_folder(parser, data_dir, splits):
+    """Call parser.error (exit status 2) unless `data_dir` contains shards of every split.
+
+    Runs before any measurement, so that a wrong folder costs no time.
+    """
+    if not os.path.isdir(data_dir):
+        parser.error("--data_dir=%s is not a folder. Pass the folder of TFRecord shards that "
+                     "data.build_imagenet_tfrecord writes." % data_dir)
+    for split in splits:
+        pattern = SHARD_PATTERNS[split]
+        if not glob.glob(os.path.join(data_dir, pattern)):
+            parser.error("--data_dir=%s contains no files matching %s. Convert the images "
+                         "with python -m data.build_imagenet_tfrecord first."
+                         % (data_dir, pattern))
+
+
+def check_json_output(parser, path):
+    """Call parser.error (exit status 2) when `path` cannot be written; None is accepted.
+
+    Runs before any measurement, so that a typo in the path does not throw the figures away.
+    """
     if path is None:
         return
-    with open(path, "w", encoding="utf-8") as output_file:
-        json.dump(report, output_file, indent=1)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        parser.error("--json_output=%s is a folder; pass a file name such as %s."
+                     % (path, os.path.join(path, "figures.json")))
+    if not os.path.isdir(folder):
+        parser.error("--json_output=%s: the folder %s does not exist; create it first."
+                     % (path, folder))
+    if not os.access(folder, os.W_OK):
+        parser.error("--json_output=%s: the folder %s is not writable; choose another path."
+                     % (path, folder))
+
+
+def write_json(path, report):
+    """Write `report` to `path` as indented JSON; do nothing when `path` is None.
+
+    Writes a temporary file in the same folder and renames it, so an earlier file at `path`
+    is replaced whole or not at all.
+    """
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary_path = tempfile.mkstemp(prefix=".json_output.", dir=folder)
+    try:
+        # mkstemp creates the file readable by its owner only.
+        os.fchmod(descriptor, 0o644)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as output_file:
+            json.dump(report, output_file, indent=1)
+        os.replace(temporary_path, path)
+    except BaseException:
+        os.unlink(temporary_path)
+        raise
 
 
 def emit_result(result):

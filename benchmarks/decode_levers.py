@@ -51,6 +51,11 @@ def parse_arguments(argv=None):
                          "data.build_imagenet_tfrecord writes.")
         arguments.variants = common.parse_name_list(parser, arguments.variants, VARIANTS,
                                                     "variants")
+        common.check_at_least(parser, arguments, ["image_size", "batch_size",
+                                                  "batches_per_window", "windows"])
+        common.check_at_least(parser, arguments, ["warmup_batches"], minimum=0)
+        common.check_shard_folder(parser, arguments.data_dir, ["validation", "train"])
+        common.check_json_output(parser, arguments.json_output)
     return arguments
 
 

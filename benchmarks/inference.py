@@ -1,7 +1,7 @@
 """Forward-only images/sec and latency percentiles of our InceptionV3, by batch size.
 
     python -m benchmarks.inference [--batch_sizes=1,8,32] [--image_size=299]
-        [--precision=fp32|bf16] [--xla] [--iterations=20]
+        [--precision=fp32|bf16|fp16] [--xla] [--iterations=20]
 
 Times model(images, training=False) on a fixed random batch, without the auxiliary head, as
 an exported model runs. Each batch size runs in its own process, so its peak resident memory
@@ -20,6 +20,9 @@ from benchmarks import common
 SEED = 1234
 NUM_CLASSES = 1001
 
+# Keras mixed-precision policy of each --precision value.
+POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,8 +30,9 @@ def parse_arguments(argv=None):
                         help="Comma-separated batch sizes, one process each.")
     parser.add_argument("--image_size", type=int, default=299,
                         help="Input height and width in pixels (at least 75).")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                        help="Compute dtype; bf16 is Keras' mixed_bfloat16 policy.")
+    parser.add_argument("--precision", choices=tuple(POLICIES), default="fp32",
+                        help="Compute dtype: Keras' float32, mixed_bfloat16 or mixed_float16 "
+                             "policy (fp16 is for GPUs, and slow on CPUs).")
     parser.add_argument("--xla", action="store_true", help="Compile the forward pass with XLA.")
     parser.add_argument("--warmup", type=int, default=3, help="Calls before timing starts.")
     parser.add_argument("--iterations", type=int, default=20, help="Timed calls per batch size.")
@@ -54,6 +58,7 @@ def parse_arguments(argv=None):
         if arguments.image_size < 75:
             parser.error("--image_size=%d is too small: InceptionV3 needs at least 75 pixels."
                          % arguments.image_size)
+        common.check_json_output(parser, arguments.json_output)
     return arguments
 
 
@@ -64,8 +69,7 @@ def measure(config):
 
     from models import inception_v3
 
-    tf.keras.mixed_precision.set_global_policy(
-        "mixed_bfloat16" if config["precision"] == "bf16" else "float32")
+    tf.keras.mixed_precision.set_global_policy(POLICIES[config["precision"]])
     tf.keras.utils.set_random_seed(SEED)
     model = inception_v3.inception_v3(NUM_CLASSES, aux_logits=False,
                                       image_size=config["image_size"])

@@ -56,7 +56,14 @@ def parse_arguments(argv=None):
                         help="Time limit of each child process, in seconds.")
     parser.add_argument("--json_output", default=None, help="Also write the figures here.")
     parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+
+    if arguments.config is None:
+        common.check_at_least(parser, arguments, ["shorter_side", "train_per_class",
+                                                  "val_per_class", "image_size", "batch_size",
+                                                  "num_batches"])
+        common.check_json_output(parser, arguments.json_output)
+    return arguments
 
 
 def describe_jpegs(folder):

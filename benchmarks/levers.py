@@ -64,6 +64,9 @@ def parse_arguments(argv=None):
     parser.add_argument("--json_output", default=None, help="Also write the figures here.")
     arguments = parser.parse_args(argv)
     arguments.levers = common.parse_name_list(parser, arguments.levers, list(LEVERS), "levers")
+    common.check_at_least(parser, arguments, ["batch_size", "windows"])
+    common.check_at_least(parser, arguments, ["warmup_steps"], minimum=0)
+    common.check_json_output(parser, arguments.json_output)
     if arguments.image_size < 75:
         parser.error("--image_size=%d is too small: InceptionV3 needs at least 75 pixels."
                      % arguments.image_size)

@@ -85,14 +85,16 @@ def check_arguments(parser, arguments):
     if arguments.data_dir is None:
         parser.error("--data_dir is required: a folder of TFRecord shards, such as "
                      "data.build_imagenet_tfrecord writes.")
-    for name in ("image_size", "batch_size", "batches_per_window", "windows"):
-        if getattr(arguments, name) < 1:
-            parser.error("--%s must be at least 1, got %d." % (name, getattr(arguments, name)))
-    if arguments.warmup_batches < 0:
-        parser.error("--warmup_batches must be at least 0, got %d." % arguments.warmup_batches)
+    common.check_at_least(parser, arguments, ["image_size", "batch_size", "batches_per_window",
+                                              "windows"])
+    common.check_at_least(parser, arguments, ["warmup_batches"], minimum=0)
     arguments.variants = common.parse_name_list(parser, arguments.variants, VARIANTS,
                                                 "variants")
     arguments.modes = common.parse_name_list(parser, arguments.modes, MODES, "modes")
+    splits = {"training": "train", "evaluation": "validation"}
+    common.check_shard_folder(parser, arguments.data_dir,
+                              [splits[mode] for mode in arguments.modes])
+    common.check_json_output(parser, arguments.json_output)
 
 
 def cpu_busy_fraction(cpu, seconds=1.0):

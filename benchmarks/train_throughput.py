@@ -67,10 +67,11 @@ def parse_arguments(argv=None):
     if arguments.image_size < 75:
         parser.error("--image_size=%d is too small: InceptionV3 needs at least 75 pixels."
                      % arguments.image_size)
-    for name in ("batch_size", "windows", "steps_per_window", "matmul_size",
-                 "matmul_repeats"):
-        if getattr(arguments, name) < 1:
-            parser.error("--%s must be at least 1, got %d." % (name, getattr(arguments, name)))
+    common.check_at_least(parser, arguments, ["batch_size", "windows", "steps_per_window",
+                                              "matmul_size", "matmul_repeats"])
+    if arguments.data_dir is not None:
+        common.check_shard_folder(parser, arguments.data_dir, ["train"])
+    common.check_json_output(parser, arguments.json_output)
     return arguments
 
 
