@@ -21,15 +21,15 @@ from tests.conftest import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 # Top-1 accuracy on the held-out digits that the moving-average weights must reach.
-# Measured with TRAINING_FLAGS on 2 CPU cores (TF 2.15.1): 0.9805 with the flags' seed and
-# 0.9721 with another seed. 20 epochs reached 0.9777-0.9805, and with the random flip the
+# Measured with TRAINING_FLAGS on 2 CPU cores (TF 2.15.1): 0.9805 and 0.9721 in two runs with
+# different seeds. 20 epochs reached 0.9777-0.9805, and with the random flip the
 # recipe ended between 0.947 and 0.972.
 # NOTE: that leaves 7 to 10 of the 359 digits as margin (0.95 needs 342 right). The runs are
 # not bitwise repeatable without --deterministic.
 MIN_TOP_1_ACCURACY = 0.95
 
-# Only catches a hung run: training took 3 minutes on a quiet AMD EPYC with 2 cores, and the
-# 20-epoch recipe took up to 11.5 minutes during CI on the same machine kind.
+# Only catches a hung run: training took 3 minutes on a 2-core AMD EPYC with AVX-512, and the
+# 20-epoch recipe took up to 11.5 minutes in CI on a slower 2-core AMD EPYC with AVX2.
 TIMEOUT_SECONDS = 1800
 
 # Written at 80 pixels, so the evaluation's 87.5 % central crop (70 pixels) is enlarged to 75.
