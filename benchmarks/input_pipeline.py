@@ -179,10 +179,11 @@ def straightforward_datasets(shards_dir, batch_size, image_size):
 def measure_straightforward(config):
     """Child process: time the straightforward pipeline with benchmark_pipeline's timer."""
     from data import benchmark_pipeline
+    from data import record_reading
 
     train, evaluation = straightforward_datasets(config["shards_dir"], config["batch_size"],
                                                  config["image_size"])
-    cores = benchmark_pipeline.usable_cores()
+    cores = record_reading.usable_cores()
     modes = {}
     for mode, dataset in (("training", train), ("evaluation", evaluation)):
         images, seconds = benchmark_pipeline.time_batches(dataset, config["num_batches"],

@@ -31,6 +31,12 @@ Each variant runs in its own process pinned to CPU 0 and reads the training shar
                       default every batch is mapped and page-faulted anew)
   straightforward_bfc straightforward with TF_CPU_ALLOCATOR_USE_BFC=true
   runner              what the runner feeds: uint8_output in a process with the BFC allocator
+  threaded_reads      ours reading the shards from tf.data threads (num_parallel_reads=
+                      AUTOTUNE), which ours leaves out on a single usable core
+  unthreaded_reads    ours reading the shards in the thread that requests the records
+                      (num_parallel_reads=0), which ours does on a single usable core
+  runner_threaded_reads
+                      runner with threaded_reads
   stage_parse ... stage_scale
                       training mode only: ours stopped after one stage, for a profile of
                       the per-image time (see STAGES)
@@ -46,7 +52,8 @@ from benchmarks import pipeline_variants
 
 VARIANTS = (("ours", "straightforward", "private_threadpool", "parallel_1", "parallel_2",
             "prefetch_0", "prefetch_1", "prefetch_4", "whole_decode", "dct_ratio",
-            "uint8_output", "bfc_allocator", "straightforward_bfc", "runner")
+            "uint8_output", "bfc_allocator", "straightforward_bfc", "runner", "threaded_reads",
+            "unthreaded_reads", "runner_threaded_reads")
             + pipeline_variants.STAGE_VARIANTS)
 
 MODES = ("training", "evaluation")
@@ -164,7 +171,7 @@ def run_variant(arguments, variant, mode):
                                env_overrides=env_overrides, cpus={0})
     summary = common.summarize(result["rates"])
     busy_text = "unknown" if busy is None else "%.0f %%" % (100.0 * busy)
-    print("%-18s %-10s %s; peak memory %.0f MiB; CPU 0 busy %s and %s before"
+    print("%-21s %-10s %s; peak memory %.0f MiB; CPU 0 busy %s and %s before"
           % (variant, mode, common.format_rate(summary), result["child_peak_memory_mib"],
              busy_text, common.format_load(load)), flush=True)
     return {"images_per_sec": summary, "load_before": load, "cpu0_busy_before": busy,
@@ -181,7 +188,7 @@ def print_ratios(report):
         for variant, entry in variants.items():
             ratio = entry["images_per_sec"]["median"] / ours
             entry["vs_ours"] = ratio
-            print("%-18s %-10s %.2fx ours" % (variant, mode, ratio))
+            print("%-21s %-10s %.2fx ours" % (variant, mode, ratio))
 
 
 def main(argv=None):

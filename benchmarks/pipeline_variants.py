@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from data import imagenet_tfrecord
 from data import inception_preprocessing as preprocessing
+from data import record_reading
 
 SEED = 0
 
@@ -37,6 +38,9 @@ TUNING_VARIANTS = {
     "prefetch_1": {"prefetch_batches": 1},
     "prefetch_4": {"prefetch_batches": 4},
     "uint8_output": {"image_dtype": "uint8"},
+    "threaded_reads": {"num_parallel_reads": tf.data.AUTOTUNE},
+    "uint8_threaded_reads": {"image_dtype": "uint8", "num_parallel_reads": tf.data.AUTOTUNE},
+    "unthreaded_reads": {"num_parallel_reads": 0},
 }
 
 
@@ -48,6 +52,8 @@ ENV_VARIANTS = {
     "straightforward_bfc": ("straightforward", {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
     # What the runner feeds: uint8 batches in a process with the BFC allocator.
     "runner": ("uint8_output", {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
+    # The runner, reading the shards from tf.data's threads even on one core.
+    "runner_threaded_reads": ("uint8_threaded_reads", {"TF_CPU_ALLOCATOR_USE_BFC": "true"}),
 }
 
 
@@ -75,17 +81,11 @@ def build_dataset(variant, mode, config):
     return variant_dataset(variant, mode, config)
 
 
-def usable_cores():
-    from data import benchmark_pipeline
-
-    return benchmark_pipeline.usable_cores()
-
-
 def tuned_dataset(tuning, mode, config):
     """Return our own training or (repeated) evaluation dataset with tf.data settings."""
     tuning = dict(tuning)
     if tuning.get("num_private_threads") == "usable cores":
-        tuning["num_private_threads"] = usable_cores()
+        tuning["num_private_threads"] = record_reading.usable_cores()
     if mode == "training":
         return imagenet_tfrecord.training_dataset(
             config["data_dir"], config["batch_size"], config["image_size"], seed=SEED,

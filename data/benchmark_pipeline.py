@@ -7,7 +7,6 @@ per CPU core that this process may use. The figures depend on the JPEG sizes (Im
 averages about 400 x 350 pixels) and on other load on the machine.
 """
 
-import os
 import sys
 import time
 
@@ -29,13 +28,6 @@ flags.DEFINE_enum("image_dtype", "uint8", ["float32", "uint8"],
 flags.mark_flag_as_required("data_dir")
 
 
-def usable_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def time_batches(dataset, num_batches, warmup_batches, max_seconds):
     """Return (images, seconds) over `num_batches` batches after the warm-up."""
     iterator = iter(dataset)
@@ -55,6 +47,7 @@ def time_batches(dataset, num_batches, warmup_batches, max_seconds):
 def main(argv):
     del argv
     from data import imagenet_tfrecord
+    from data import record_reading
 
     try:
         train = imagenet_tfrecord.training_dataset(
@@ -66,7 +59,7 @@ def main(argv):
     except imagenet_tfrecord.DataDirError as error:
         sys.exit("error: %s" % error)
 
-    cores = usable_cores()
+    cores = record_reading.usable_cores()
     print("data_dir: %s, batch %d, %d x %d pixels, %s images, %d usable CPU cores" % (
         FLAGS.data_dir, FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size,
         FLAGS.image_dtype, cores))

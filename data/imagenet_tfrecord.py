@@ -148,13 +148,14 @@ def parse_eval_record(serialized):
     return features["image/encoded"], tf.cast(features["image/class/label"], tf.int32)
 
 
-def worker_records(paths, num_shards, shard_index, shuffle_files, seed, skip_corrupt=False):
+def worker_records(paths, num_shards, shard_index, shuffle_files, seed, skip_corrupt=False,
+                   num_parallel_reads=None):
     """Return the serialized records of one worker's part of `paths`.
 
     See record_reading.worker_records.
     """
     return record_reading.worker_records(paths, num_shards, shard_index, shuffle_files, seed,
-                                         skip_corrupt)
+                                         skip_corrupt, num_parallel_reads)
 
 
 def label_shift(data_dir, label_offset):
@@ -191,7 +192,8 @@ def skip_bad_images(dataset, skip_corrupt_records):
     return dataset.ignore_errors(log_warning=True)
 
 
-def check_tuning(num_parallel_calls, prefetch_batches, num_private_threads):
+def check_tuning(num_parallel_calls, prefetch_batches, num_private_threads,
+                 num_parallel_reads=None):
     """Raise ValueError for a tf.data setting that is neither AUTOTUNE nor in range."""
     if num_parallel_calls != tf.data.AUTOTUNE and num_parallel_calls < 1:
         raise ValueError("num_parallel_calls must be at least 1 or tf.data.AUTOTUNE (-1), "
@@ -202,10 +204,16 @@ def check_tuning(num_parallel_calls, prefetch_batches, num_private_threads):
     if num_private_threads is not None and num_private_threads < 1:
         raise ValueError("num_private_threads must be at least 1 or None (the shared "
                          "tf.data thread pool), got %r." % (num_private_threads,))
+    if (num_parallel_reads not in (None, tf.data.AUTOTUNE)
+            and not (isinstance(num_parallel_reads, int) and num_parallel_reads >= 0)):
+        raise ValueError("num_parallel_reads must be at least 0, tf.data.AUTOTUNE (-1) or "
+                         "None (chosen by the usable CPU cores), got %r."
+                         % (num_parallel_reads,))
 
 
 def training_records(paths, num_shards, shard_index, worker_seed, use_caching,
-                     shuffle_buffer_size, skip_records, skip_corrupt_records):
+                     shuffle_buffer_size, skip_records, skip_corrupt_records,
+                     num_parallel_reads=None):
     """Return an endless, shuffled dataset of (serialized record, int64 element seed).
 
     The element seed is one random int64 per record, from which preprocess_for_train makes
@@ -213,7 +221,8 @@ def training_records(paths, num_shards, shard_index, worker_seed, use_caching,
     skip_records drops the first pairs before anything is decoded.
     """
     records = worker_records(paths, num_shards, shard_index, shuffle_files=True,
-                             seed=worker_seed, skip_corrupt=skip_corrupt_records)
+                             seed=worker_seed, skip_corrupt=skip_corrupt_records,
+                             num_parallel_reads=num_parallel_reads)
     if use_caching:
         warn_if_cache_too_large(paths, num_shards)
         records = records.cache()
@@ -254,7 +263,8 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
                      resize_method=inception_preprocessing.DEFAULT_RESIZE_METHOD,
                      distort_color=False, flip_left_right=True,
                      num_parallel_calls=tf.data.AUTOTUNE, prefetch_batches=tf.data.AUTOTUNE,
-                     num_private_threads=None, image_dtype=tf.float32):
+                     num_private_threads=None, image_dtype=tf.float32,
+                     num_parallel_reads=None):
     """Return an endless, shuffled dataset of (images, labels) batches of the training shards.
 
     images: float32 [batch_size, image_size, image_size, 3] in [-1, 1], with the Inception
@@ -280,10 +290,13 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     num_private_threads: size of a thread pool of this dataset's own, or None for
         TensorFlow's shared tf.data pool. None of the three changes the batches.
     image_dtype: tf.float32 or tf.uint8, as described for images.
+    num_parallel_reads: shards read from tf.data threads at once: tf.data.AUTOTUNE, a count,
+        0 to read them in the thread that requests records, or None to choose by the
+        usable CPU cores (record_reading.reading_threads). It does not change the batches.
     Raises DataDirError when data_dir has no training shards.
     """
     check_worker(num_shards, shard_index)
-    check_tuning(num_parallel_calls, prefetch_batches, num_private_threads)
+    check_tuning(num_parallel_calls, prefetch_batches, num_private_threads, num_parallel_reads)
     inception_preprocessing.check_resize_method(resize_method)
     image_dtype = inception_preprocessing.check_output_dtype(image_dtype)
     paths = find_shards(data_dir, "train")
@@ -293,7 +306,7 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
 
     records = training_records(paths, num_shards, shard_index, worker_seed, use_caching,
                                shuffle_buffer_size, skip_batches * batch_size,
-                               skip_corrupt_records)
+                               skip_corrupt_records, num_parallel_reads)
 
     def preprocess(serialized, element_seed):
         image_buffer, label, bboxes = parse_train_record(serialized)
@@ -315,7 +328,8 @@ def evaluation_dataset(data_dir, batch_size, image_size, num_shards=1, shard_ind
                        label_offset=None, skip_corrupt_records=False,
                        resize_method=inception_preprocessing.DEFAULT_RESIZE_METHOD,
                        num_parallel_calls=tf.data.AUTOTUNE, prefetch_batches=tf.data.AUTOTUNE,
-                       num_private_threads=None, image_dtype=tf.float32):
+                       num_private_threads=None, image_dtype=tf.float32,
+                       num_parallel_reads=None):
     """Return a finite dataset of (images, labels) batches of the validation shards.
 
     Every validation record appears once across the num_shards workers, in the same order on
@@ -325,11 +339,11 @@ def evaluation_dataset(data_dir, batch_size, image_size, num_shards=1, shard_ind
     labels: int32 [batch] as stored, or shifted by label_offset as in training_dataset.
     Nothing is padded, so no image counts twice. skip_corrupt_records drops corrupt records
     with a warning, and then fewer than all images are scored. num_parallel_calls,
-    prefetch_batches and num_private_threads are as in training_dataset.
+    prefetch_batches, num_private_threads and num_parallel_reads are as in training_dataset.
     Raises DataDirError when data_dir has no validation shards.
     """
     check_worker(num_shards, shard_index)
-    check_tuning(num_parallel_calls, prefetch_batches, num_private_threads)
+    check_tuning(num_parallel_calls, prefetch_batches, num_private_threads, num_parallel_reads)
     if not 0.0 < eval_crop_fraction <= 1.0:
         raise ValueError(
             "eval_crop_fraction must be in (0, 1], got %r." % (eval_crop_fraction,))
@@ -338,7 +352,8 @@ def evaluation_dataset(data_dir, batch_size, image_size, num_shards=1, shard_ind
     paths = find_shards(data_dir, "validation")
     shift = label_shift(data_dir, label_offset)
     records = worker_records(paths, num_shards, shard_index, shuffle_files=False, seed=None,
-                             skip_corrupt=skip_corrupt_records)
+                             skip_corrupt=skip_corrupt_records,
+                             num_parallel_reads=num_parallel_reads)
 
     def preprocess(serialized):
         image_buffer, label = parse_eval_record(serialized)

@@ -56,7 +56,7 @@ def test_decode_levers_rejects_unknown_variant(demo_shards):
 
 def test_pipeline_levers_prints_figures(demo_shards, tmp_path):
     json_path = tmp_path / "levers.json"
-    variants = ["ours", "parallel_1", "uint8_output", "stage_decode"]
+    variants = ["ours", "runner_threaded_reads", "uint8_output", "stage_decode"]
     command = [sys.executable, "-m", "benchmarks.pipeline_levers", "--data_dir=" + demo_shards,
                "--variants=" + ",".join(variants), "--image_size=75", "--batch_size=2",
                "--warmup_batches=1", "--batches_per_window=1", "--windows=2", "--timeout=300",

@@ -51,11 +51,12 @@ def eval_labels(data_dir, **options):
     return labels
 
 
-def test_bit_flip_names_shard(shard_copy):
+@pytest.mark.parametrize("num_parallel_reads", [None, 0])
+def test_bit_flip_names_shard(shard_copy, num_parallel_reads):
     path = shard_helpers.shard_paths(shard_copy, "validation")[1]
     shard_helpers.flip_bit(path, record_index=4)
     with pytest.raises(tf.errors.InvalidArgumentError) as raised:
-        eval_labels(shard_copy)
+        eval_labels(shard_copy, num_parallel_reads=num_parallel_reads)
     assert path in raised.value.message
     assert "after 4 good records" in raised.value.message
     assert "--skip_corrupt_records" in raised.value.message
@@ -89,6 +90,15 @@ def test_skip_corrupt_counts(shard_copy):
     labels = eval_labels(shard_copy, skip_corrupt_records=True)
     assert len(labels) == 9 + 4
     assert record_reading.corrupt_shards.count == before + 2
+
+
+def test_reading_threads_need_spare_cores(monkeypatch):
+    monkeypatch.setattr(record_reading, "usable_cores", lambda: 1)
+    assert record_reading.reading_threads(None) is None
+    monkeypatch.setattr(record_reading, "usable_cores", lambda: 2)
+    assert record_reading.reading_threads(None) == tf.data.AUTOTUNE
+    assert record_reading.reading_threads(0) is None
+    assert record_reading.reading_threads(3) == 3
 
 
 def test_skip_corrupt_clean_unchanged(shard_copy):
