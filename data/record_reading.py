@@ -119,9 +119,10 @@ def reading_threads(num_parallel_reads):
     None chooses by the usable cores. Reading threads hide the storage latency where there
     are cores to spare. On a single core they take time from the preprocessing and hold
     records read ahead. There the runner's training pipeline read a median 3 % more
-    images/sec without them in 8 paired runs (-2 % to +11 %), with 260-640 MiB less peak
-    memory (AMD EPYC, docs/BENCHMARKS.md). On two cores the difference was within the noise. 0 reads in the thread that requests the
-    records, in the same record order as the threaded reads.
+    images/sec without them in 8 paired runs (-2 % to +11 %), with 240-640 MiB less peak
+    memory (AMD EPYC, docs/BENCHMARKS.md). On two cores the difference was within the noise.
+    0 reads in the thread that requests the records, in the same record order as the
+    threaded reads.
     """
     if num_parallel_reads is None:
         num_parallel_reads = tf.data.AUTOTUNE if usable_cores() > 1 else 0
