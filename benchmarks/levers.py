@@ -103,7 +103,7 @@ def print_row(name, description, result, baseline_median):
 def main(argv=None):
     arguments = parse_arguments(argv)
     print("CPU: %s; %s" % (common.cpu_model(), common.format_load()))
-    print("levers of our training step: batch %d, %dx%d, synthetic data, %d warm-up steps, "
+    print("levers of our training step: batch %d, %dx%d, synthetic data, %d warm-up step(s), "
           "median of %d steps" % (arguments.batch_size, arguments.image_size,
                                   arguments.image_size, arguments.warmup_steps,
                                   arguments.windows), flush=True)

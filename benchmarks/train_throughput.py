@@ -156,7 +156,7 @@ def main(argv=None):
     arguments = parse_arguments(argv)
     print("CPU: %s, %d cores; %s" % (common.cpu_model(), os.cpu_count() or 1,
                                      common.format_load()))
-    print("settings: batch %d, %dx%d, %s, XLA %s, warm-up %d steps, %d windows of %d step(s), "
+    print("settings: batch %d, %dx%d, %s, XLA %s, warm-up %d step(s), %d windows of %d step(s), "
           "intra/inter threads %s/%s, TF_ENABLE_ONEDNN_OPTS %s"
           % (arguments.batch_size, arguments.image_size, arguments.image_size,
              arguments.precision, "on" if arguments.xla else "off", arguments.warmup_steps,
