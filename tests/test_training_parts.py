@@ -1,6 +1,7 @@
 """Optimizers, loss, learning rate, throughput figures and the dllogger writer."""
 
 import json
+import types
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import tensorflow as tf
 from tf_cnn_benchmarks import dllogger_log
 from tf_cnn_benchmarks import learning_rate
 from tf_cnn_benchmarks import losses
+from tf_cnn_benchmarks import model_config
 from tf_cnn_benchmarks import optimizers
 from tf_cnn_benchmarks import throughput
 
@@ -207,3 +209,26 @@ def test_train_step_lowers_loss(jit_compile):
         last = float(step(images, labels)["total_loss"])
     assert last < first
     assert int(global_step) == 21
+
+
+def run_flags(train_dir, batchnorm_decay):
+    return types.SimpleNamespace(
+        train_dir=str(train_dir), image_size=75, aux_logits=True,
+        batchnorm_decay=batchnorm_decay, batchnorm_epsilon=0.001, data_dir=None)
+
+
+def test_model_config_reports_changed_decay(tmp_path):
+    assert model_config.write_model_config(run_flags(tmp_path, 0.9997), 11) == []
+
+    changes = model_config.write_model_config(run_flags(tmp_path, 0.9), 11)
+
+    assert len(changes) == 1
+    assert "batchnorm_decay is 0.9 in this run and was 0.9997" in changes[0]
+    assert model_config.read_model_config(str(tmp_path))["batchnorm_decay"] == 0.9
+
+
+def test_model_config_replaces_invalid_file(tmp_path):
+    (tmp_path / model_config.MODEL_CONFIG_FILENAME).write_text("{not json", encoding="utf-8")
+
+    assert model_config.write_model_config(run_flags(tmp_path, 0.9), 11) == []
+    assert model_config.read_model_config(str(tmp_path))["num_classes"] == 11

@@ -14,9 +14,28 @@ MODEL_CONFIG_FILENAME = "model_config.json"
 # Flags that change the model's variables, so they must match the checkpoint.
 MODEL_FLAGS = ("num_classes", "image_size", "aux_logits")
 
+# Settings that the variables do not depend on, so a resumed run may change them.
+RESUMABLE_SETTINGS = ("batchnorm_decay", "batchnorm_epsilon", "data_dir")
+
+
+def changed_settings(old_config, new_config):
+    """Return a line for each RESUMABLE_SETTINGS value that differs between the two configs."""
+    changes = []
+    for name in RESUMABLE_SETTINGS:
+        if name in old_config and old_config[name] != new_config[name]:
+            changes.append("%s is %s in this run and was %s in the earlier run of the same "
+                           "--train_dir; %s now records %s."
+                           % (name, new_config[name], old_config[name], MODEL_CONFIG_FILENAME,
+                              new_config[name]))
+    return changes
+
 
 def write_model_config(flag_values, num_classes):
-    """Write the model settings of this run into --train_dir, replacing the file in one rename."""
+    """Write the model settings of this run into --train_dir, replacing the file in one rename.
+
+    Returns changed_settings against the file it replaces, so that a resumed run can log
+    what it changed. An unreadable old file counts as no earlier settings.
+    """
     config = {
         "model": "inception3",
         "num_classes": num_classes,
@@ -26,9 +45,15 @@ def write_model_config(flag_values, num_classes):
         "batchnorm_epsilon": flag_values.batchnorm_epsilon,
         "data_dir": os.path.abspath(flag_values.data_dir) if flag_values.data_dir else None,
     }
+    try:
+        old_config = read_model_config(flag_values.train_dir) or {}
+    except ValueError:
+        old_config = {}
+
     os.makedirs(flag_values.train_dir, exist_ok=True)
     dataset_info.write_json_atomically(
         os.path.join(flag_values.train_dir, MODEL_CONFIG_FILENAME), config)
+    return changed_settings(old_config, config)
 
 
 def read_model_config(train_dir):

@@ -352,7 +352,8 @@ def train(flag_values, model, num_classes, logger, compute_dtype="float32", repl
     # Written only once the checkpoint (if any) fits the model, so the file always describes
     # the checkpoints next to it.
     if flag_values.train_dir and run.replicas.is_chief:
-        model_config.write_model_config(flag_values, num_classes)
+        for change in model_config.write_model_config(flag_values, num_classes):
+            log(change)
     if start_step >= run.total_steps:
         log("The checkpoint is at step %d and this run asks for %d steps in total: nothing "
             "to train. Raise --num_batches or --num_epochs to train further."
