@@ -5,6 +5,7 @@ settings and TF_ENABLE_ONEDNN_OPTS of one configuration cannot leak into the nex
 that each process's peak resident memory belongs to one configuration only.
 """
 
+import argparse
 import glob
 import json
 import os
@@ -86,6 +87,16 @@ def summarize(rates):
 def format_rate(summary, unit="images/sec"):
     return "%.2f %s (median of %d, min %.2f, max %.2f, MAD %.2f)" % (
         summary["median"], unit, summary["n"], summary["min"], summary["max"], summary["mad"])
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter,
+                    argparse.ArgumentDefaultsHelpFormatter):
+    """--help layout: the module docstring as written, and each flag's default."""
+
+
+def argument_parser(module_doc):
+    """Return an ArgumentParser whose --help shows `module_doc` with its layout kept."""
+    return argparse.ArgumentParser(description=module_doc, formatter_class=HelpFormatter)
 
 
 def parse_name_list(parser, text, choices, flag_name):

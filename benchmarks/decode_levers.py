@@ -27,7 +27,7 @@ EVAL_CROP_FRACTION = 0.875
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--data_dir", default=None,
                         help="Folder of train-* and validation-* TFRecord shards (required).")
     parser.add_argument("--variants", default="all",

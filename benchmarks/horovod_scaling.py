@@ -14,7 +14,6 @@ Needs Horovod: run it with .venv-tf215/bin/python (requirements-horovod.txt). Th
 Gloo on 127.0.0.1. --batch_size is the global batch here, unlike the runner's per-device flag.
 """
 
-import argparse
 import json
 import os
 import re
@@ -27,7 +26,7 @@ TOTAL_RATE = re.compile(r"total images/sec: ([0-9.]+)")
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--num_processes", type=int, default=2, help="Horovod ranks.")
     parser.add_argument("--batch_size", type=int, default=32,
                         help="Global batch: the 1-process batch, split evenly over the ranks.")

@@ -25,7 +25,7 @@ POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--batch_sizes", default="1,8,32",
                         help="Comma-separated batch sizes, one process each.")
     parser.add_argument("--image_size", type=int, default=299,

@@ -38,7 +38,7 @@ SEED = 1234
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--work_dir", default="/tmp/pipeline_benchmark",
                         help="Folder for the JPEGs and shards; its raw/ and shards*/ "
                              "subfolders are replaced on each run.")

@@ -9,7 +9,6 @@ The default image size of 150 pixels cuts the step time about 4x against 299 pix
 screen fits in minutes. Confirm a kept lever at 299 pixels with benchmarks.train_throughput.
 """
 
-import argparse
 import sys
 
 from benchmarks import common
@@ -51,7 +50,7 @@ BASELINE_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": None, "TF_CPU_ALLOCATOR_USE_BFC
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--image_size", type=int, default=150,
                         help="Input height and width in pixels (at least 75).")
     parser.add_argument("--batch_size", type=int, default=32, help="Images per step.")

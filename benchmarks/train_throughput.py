@@ -14,7 +14,6 @@ MAD. Each configuration runs in its own process, whose peak resident memory is p
 Synthetic data always runs; --data_dir adds real JPEG shards.
 """
 
-import argparse
 import os
 import sys
 
@@ -28,7 +27,7 @@ TRAINING_TO_FORWARD_FLOP = 3.0
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--batch_size", type=int, default=32, help="Images per step.")
     parser.add_argument("--image_size", type=int, default=299,
                         help="Input height and width in pixels (at least 75).")

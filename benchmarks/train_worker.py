@@ -6,7 +6,6 @@ kind "ours" trains with the runner's own training step, "keras" trains Keras App
 InceptionV3 with model.fit, and "matmul" times a square float32 matrix product.
 """
 
-import argparse
 import json
 import time
 
@@ -235,7 +234,7 @@ MEASUREMENTS = {"ours": measure_ours, "keras": measure_keras, "matmul": measure_
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--config", required=True, help="JSON object of the settings.")
     config = json.loads(parser.parse_args().config)
 

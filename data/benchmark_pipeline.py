@@ -60,7 +60,7 @@ def main(argv):
         sys.exit("error: %s" % error)
 
     cores = record_reading.usable_cores()
-    print("data_dir: %s, batch %d, %d x %d pixels, %s images, %d usable CPU cores" % (
+    print("data_dir: %s, batch %d, %d x %d pixels, %s images, %d usable CPU core(s)" % (
         FLAGS.data_dir, FLAGS.batch_size, FLAGS.image_size, FLAGS.image_size,
         FLAGS.image_dtype, cores))
     for mode, dataset in (("training", train), ("evaluation", evaluation)):

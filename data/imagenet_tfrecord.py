@@ -13,6 +13,7 @@ Labels come out as stored (1..N with the standard converter, for a model with N 
 logits), or shifted so that the first synset is `label_offset` (0 for N logits).
 """
 
+import numbers
 import os
 import re
 
@@ -192,23 +193,35 @@ def skip_bad_images(dataset, skip_corrupt_records):
     return dataset.ignore_errors(log_warning=True)
 
 
+def is_count(value):
+    """Return whether `value` is an integer (Python or NumPy), and not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_setting(name, value, minimum, accepted, meaning):
+    """Raise ValueError unless `value` is an integer of at least `minimum` or in `accepted`.
+
+    meaning: the text after "must be", which names the accepted values for the message.
+    """
+    if any(value is option or (is_count(value) and value == option) for option in accepted):
+        return
+    if is_count(value) and value >= minimum:
+        return
+    raise ValueError("%s must be %s, got %r." % (name, meaning, value))
+
+
 def check_tuning(num_parallel_calls, prefetch_batches, num_private_threads,
                  num_parallel_reads=None):
-    """Raise ValueError for a tf.data setting that is neither AUTOTUNE nor in range."""
-    if num_parallel_calls != tf.data.AUTOTUNE and num_parallel_calls < 1:
-        raise ValueError("num_parallel_calls must be at least 1 or tf.data.AUTOTUNE (-1), "
-                         "got %r." % (num_parallel_calls,))
-    if prefetch_batches != tf.data.AUTOTUNE and prefetch_batches < 0:
-        raise ValueError("prefetch_batches must be at least 0 or tf.data.AUTOTUNE (-1), "
-                         "got %r." % (prefetch_batches,))
-    if num_private_threads is not None and num_private_threads < 1:
-        raise ValueError("num_private_threads must be at least 1 or None (the shared "
-                         "tf.data thread pool), got %r." % (num_private_threads,))
-    if (num_parallel_reads not in (None, tf.data.AUTOTUNE)
-            and not (isinstance(num_parallel_reads, int) and num_parallel_reads >= 0)):
-        raise ValueError("num_parallel_reads must be at least 0, tf.data.AUTOTUNE (-1) or "
-                         "None (chosen by the usable CPU cores), got %r."
-                         % (num_parallel_reads,))
+    """Raise ValueError for a tf.data setting that is neither AUTOTUNE nor an integer in range."""
+    check_setting("num_parallel_calls", num_parallel_calls, 1, (tf.data.AUTOTUNE,),
+                  "an integer of at least 1 or tf.data.AUTOTUNE (-1)")
+    check_setting("prefetch_batches", prefetch_batches, 0, (tf.data.AUTOTUNE,),
+                  "an integer of at least 0 or tf.data.AUTOTUNE (-1)")
+    check_setting("num_private_threads", num_private_threads, 1, (None,),
+                  "an integer of at least 1 or None (the shared tf.data thread pool)")
+    check_setting("num_parallel_reads", num_parallel_reads, 0, (None, tf.data.AUTOTUNE),
+                  "an integer of at least 0, tf.data.AUTOTUNE (-1) or None (chosen by the "
+                  "usable CPU cores)")
 
 
 def training_records(paths, num_shards, shard_index, worker_seed, use_caching,

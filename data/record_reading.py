@@ -27,9 +27,10 @@ RECORD_OVERHEAD_BYTES = 16
 # once buffers one group: about 7 MB at ImageNet's 110 KB per record.
 COUNT_GROUP_SIZE = 64
 
-VERIFY_HINT = ("Run `python -m data.build_imagenet_tfrecord --verify --output_dir=<shard "
-               "folder>` to list the damaged records and convert those images again, or pass "
-               "--skip_corrupt_records to skip the rest of a damaged shard.")
+VERIFY_COMMAND = ("Run `python -m data.build_imagenet_tfrecord --verify --output_dir=<shard "
+                  "folder>` to list the damaged records and convert those images again")
+VERIFY_HINT = (VERIFY_COMMAND + ", or pass --skip_corrupt_records (skip_corrupt_records=True "
+               "in the Python API) to skip the rest of a damaged shard.")
 
 
 class CorruptShardCounter:
@@ -45,8 +46,8 @@ class CorruptShardCounter:
             count = self.count
         logging.warning(
             "Skipped the rest of shard %s after %d records (byte %d of %d) because a record "
-            "is corrupt or truncated; %d shards skipped so far. %s",
-            path.decode(), num_records, num_bytes, file_size, count, VERIFY_HINT)
+            "is corrupt or truncated; %d shard(s) skipped so far. %s.",
+            path.decode(), num_records, num_bytes, file_size, count, VERIFY_COMMAND)
 
 
 corrupt_shards = CorruptShardCounter()

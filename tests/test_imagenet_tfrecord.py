@@ -270,7 +270,7 @@ def test_train_tuning_keeps_batches(shards, tuning):
 
 @pytest.mark.parametrize("tuning", [{"num_parallel_calls": 1}, {"prefetch_batches": 0},
                                     {"num_private_threads": 2}, {"num_parallel_reads": 0},
-                                    {"num_parallel_reads": 3}])
+                                    {"num_parallel_reads": np.int64(3)}])
 def test_eval_tuning_keeps_batches(shards, tuning):
     default = collect(pipeline.evaluation_dataset(shards.data_dir, 7, 32), max_batches=3)
     tuned = collect(pipeline.evaluation_dataset(shards.data_dir, 7, 32, **tuning),
@@ -312,8 +312,14 @@ def test_model_input_scales_uint8_only():
     ({"num_parallel_calls": -2}, "num_parallel_calls"),
     ({"prefetch_batches": -3}, "prefetch_batches"),
     ({"num_private_threads": 0}, "num_private_threads"),
+    ({"num_parallel_calls": "fast"}, "num_parallel_calls"),
+    ({"num_parallel_calls": 1.5}, "num_parallel_calls"),
+    ({"prefetch_batches": "two"}, "prefetch_batches"),
+    ({"num_private_threads": 2.0}, "num_private_threads"),
     ({"num_parallel_reads": -2}, "num_parallel_reads"),
     ({"num_parallel_reads": "all"}, "num_parallel_reads"),
+    ({"num_parallel_reads": -1.0}, "num_parallel_reads"),
+    ({"num_parallel_reads": True}, "num_parallel_reads"),
     ({"image_dtype": tf.float16}, "output_dtype")])
 def test_tuning_rejects_bad_values(shards, tuning, name):
     with pytest.raises(ValueError, match=name):
