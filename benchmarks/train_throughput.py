@@ -5,9 +5,10 @@
 
 In one run, on the same batches: our training step (tf_cnn_benchmarks' TrainStep with the
 auxiliary head, label smoothing and EMA), Keras Applications' InceptionV3 trained with
-model.fit, and a 4096 x 4096 float32 matmul. The matmul rate divided by the training FLOP per
-image (3 x forward, forward = 2 x multiply-adds of the convolutions and dense layers) is the
-rate that training would reach if every layer ran as fast as one large matmul.
+model.fit, and a 4096 x 4096 matmul in the compute dtype (float32, or bfloat16 or float16
+with --precision). The matmul rate divided by the training FLOP per image (3 x forward,
+forward = 2 x multiply-adds of the convolutions and dense layers) is the rate that training
+would reach if every layer ran as fast as one large matmul.
 
 Each figure is the median over measured windows after the warm-up steps, with min, max and
 MAD. Each configuration runs in its own process, whose peak resident memory is printed.
@@ -178,9 +179,11 @@ def main(argv=None):
 
     gflops_summary = common.summarize(matmul_before["gflops"] + matmul_after["gflops"])
     report["matmul_gflops"] = gflops_summary
+    report["matmul_dtype"] = matmul_before["dtype"]
     report["tensorflow_version"] = matmul_before["tensorflow_version"]
-    print("matmul %dx%d float32: %s" % (arguments.matmul_size, arguments.matmul_size,
-                                       common.format_rate(gflops_summary, "GFLOP/s")))
+    print("matmul %dx%d %s: %s" % (arguments.matmul_size, arguments.matmul_size,
+                                  matmul_before["dtype"],
+                                  common.format_rate(gflops_summary, "GFLOP/s")))
     print_bounds(report, gflops_summary)
     print("TensorFlow %s; %s at the end" % (report["tensorflow_version"],
                                             common.format_load()))

@@ -3,7 +3,7 @@
     python -m benchmarks.train_worker --config='{"kind": "ours", "batch_size": 32, ...}'
 
 kind "ours" trains with the runner's own training step, "keras" trains Keras Applications'
-InceptionV3 with model.fit, and "matmul" times a square float32 matrix product.
+InceptionV3 with model.fit, and "matmul" times a square matrix product in the compute dtype.
 """
 
 import json
@@ -204,13 +204,21 @@ def measure_keras(config):
     }
 
 
+# The matmul's dtype for each --precision: the dtype that the convolutions compute in.
+MATMUL_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
 def measure_matmul(config):
-    """Time a float32 [n, n] x [n, n] product; return GFLOP/s per repeat (2 n^3 FLOP each)."""
+    """Time an [n, n] x [n, n] product in the compute dtype of config["precision"].
+
+    Returns GFLOP/s per repeat (2 n^3 FLOP each) and the dtype's name.
+    """
     import tensorflow as tf
 
     size = config["matmul_size"]
-    left = tf.random.stateless_uniform([size, size], seed=[SEED, 0])
-    right = tf.random.stateless_uniform([size, size], seed=[SEED, 1])
+    dtype = MATMUL_DTYPES[config["precision"]]
+    left = tf.cast(tf.random.stateless_uniform([size, size], seed=[SEED, 0]), dtype)
+    right = tf.cast(tf.random.stateless_uniform([size, size], seed=[SEED, 1]), dtype)
     flops = 2.0 * size ** 3
 
     @tf.function
@@ -227,7 +235,7 @@ def measure_matmul(config):
         rates.append(flops / (time.perf_counter() - start) / 1e9)
         if time.perf_counter() - measure_start > config["max_seconds"]:
             break
-    return {"gflops": rates}
+    return {"gflops": rates, "dtype": dtype}
 
 
 MEASUREMENTS = {"ours": measure_ours, "keras": measure_keras, "matmul": measure_matmul}

@@ -15,10 +15,12 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
-def test_train_throughput_prints_figures():
+@pytest.mark.parametrize("precision, matmul_dtype", [("fp32", "float32"), ("bf16", "bfloat16")])
+def test_train_throughput_prints_figures(precision, matmul_dtype):
     command = [sys.executable, "-m", "benchmarks.train_throughput", "--skip_keras",
                "--batch_size=2", "--image_size=75", "--warmup_steps=1", "--windows=1",
-               "--matmul_size=256", "--matmul_repeats=1", "--timeout=600"]
+               "--matmul_size=256", "--matmul_repeats=1", "--timeout=600",
+               "--precision=" + precision]
     completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
                                timeout=900, check=False)
     output = completed.stdout + completed.stderr
@@ -26,7 +28,8 @@ def test_train_throughput_prints_figures():
     assert completed.returncode == 0, output
     assert re.search(r"^ours \(synthetic\): +[0-9.]+ images/sec \(median of 1", output,
                      re.MULTILINE), output
-    assert re.search(r"^matmul 256x256 float32: [0-9.]+ GFLOP/s", output, re.MULTILINE), output
+    assert re.search(r"^matmul 256x256 %s: [0-9.]+ GFLOP/s" % matmul_dtype, output,
+                     re.MULTILINE), output
     assert re.search(r"matmul-bound [0-9.]+ images/sec, reached [0-9]+ %", output), output
 
 
