@@ -186,8 +186,8 @@ def measure_straightforward(config):
     cores = record_reading.usable_cores()
     modes = {}
     for mode, dataset in (("training", train), ("evaluation", evaluation)):
-        images, seconds = benchmark_pipeline.time_batches(dataset, config["num_batches"],
-                                                          warmup_batches=5, max_seconds=300.0)
+        images, seconds, _ = benchmark_pipeline.time_batches(
+            dataset, config["num_batches"], warmup_batches=5, max_seconds=300.0)
         modes[mode] = {"images_per_sec": images / seconds, "per_core": images / seconds / cores}
     common.emit_result({"modes": modes})
 
