@@ -106,7 +106,10 @@ def parse_name_list(parser, text, choices, flag_name):
     """
     if text == "all":
         return list(choices)
-    names = text.split(",")
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        parser.error("--%s is empty; give names from %s, or all."
+                     % (flag_name, ", ".join(choices)))
     unknown = [name for name in names if name not in choices]
     if unknown:
         parser.error("unknown --%s %s; choose from %s."

@@ -89,6 +89,7 @@ def test_pipeline_levers_prints_figures(demo_shards, tmp_path):
 @pytest.mark.parametrize("flag, message", [
     ("--variants=ours,parallel_9", "unknown --variants parallel_9"),
     ("--modes=inference", "unknown --modes inference"),
+    ("--variants=", "--variants is empty"),
     ("--windows=0", "--windows must be at least 1, got 0"),
 ])
 def test_pipeline_levers_rejects_bad_flag(demo_shards, flag, message):
