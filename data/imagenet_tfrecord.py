@@ -303,9 +303,9 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     num_private_threads: size of a thread pool of this dataset's own, or None for
         TensorFlow's shared tf.data pool. None of the three changes the batches.
     image_dtype: tf.float32 or tf.uint8, as described for images.
-    num_parallel_reads: shards read from tf.data threads at once: tf.data.AUTOTUNE, a count,
-        0 to read them in the thread that requests records, or None to choose by the
-        usable CPU cores (record_reading.reading_threads). It does not change the batches.
+    num_parallel_reads: number of tf.data threads that read shards (tf.data.AUTOTUNE or a
+        count), 0 to read them in the thread that requests records, or None to choose by
+        the usable CPU cores (record_reading.reading_threads). It does not change the batches.
     Raises DataDirError when data_dir has no training shards.
     """
     check_worker(num_shards, shard_index)

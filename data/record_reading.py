@@ -124,6 +124,8 @@ def reading_threads(num_parallel_reads):
     memory (AMD EPYC, docs/BENCHMARKS.md). On two cores the difference was within the noise.
     0 reads in the thread that requests the records, in the same record order as the
     threaded reads.
+    NOTE: that the threads pay off on many-core servers and networked storage is assumed
+    from their purpose, not measured: only 2-core machines with local disks were available.
     """
     if num_parallel_reads is None:
         num_parallel_reads = tf.data.AUTOTUNE if usable_cores() > 1 else 0
