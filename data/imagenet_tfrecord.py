@@ -305,7 +305,8 @@ def training_dataset(data_dir, batch_size, image_size, num_shards=1, shard_index
     image_dtype: tf.float32 or tf.uint8, as described for images.
     num_parallel_reads: number of tf.data threads that read shards (tf.data.AUTOTUNE or a
         count), 0 to read them in the thread that requests records, or None to choose by
-        the usable CPU cores (record_reading.reading_threads). It does not change the batches.
+        the usable CPU cores (record_reading.reading_threads). Up to 10 it does not change
+        the batches; a larger count also reads that many shards at once, in another order.
     Raises DataDirError when data_dir has no training shards.
     """
     check_worker(num_shards, shard_index)

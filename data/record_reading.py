@@ -9,6 +9,7 @@ raises an error that names the shard, or, with skip_corrupt, logs a warning and 
 """
 
 import os
+import re
 import threading
 
 import tensorflow as tf
@@ -29,25 +30,40 @@ COUNT_GROUP_SIZE = 64
 
 VERIFY_COMMAND = ("Run `python -m data.build_imagenet_tfrecord --verify --output_dir=<shard "
                   "folder>` to list the damaged records and convert those images again")
+CORRUPT_SHARD_TEXT = "Corrupt or truncated record in shard"
 VERIFY_HINT = (VERIFY_COMMAND + ", or pass --skip_corrupt_records (skip_corrupt_records=True "
                "in the Python API) to skip the rest of a damaged shard.")
 
 
 class CorruptShardCounter:
-    """Thread-safe count of the shards whose rest was skipped at a corrupt record."""
+    """Thread-safe count of the shards whose rest was skipped at a corrupt record.
+
+    Each shard is reported once, although every later pass over it (each training epoch,
+    the second evaluation pass) skips its rest again.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.count = 0
+        self._paths = set()
+
+    @property
+    def count(self):
+        with self._lock:
+            return len(self._paths)
 
     def report(self, path, num_records, num_bytes, file_size):
+        path = path.decode()
         with self._lock:
-            self.count += 1
-            count = self.count
+            first_report = path not in self._paths
+            self._paths.add(path)
+            count = len(self._paths)
+        if not first_report:
+            return
+        verify_command = VERIFY_COMMAND.replace("<shard folder>", os.path.dirname(path))
         logging.warning(
             "Skipped the rest of shard %s after %d records (byte %d of %d) because a record "
-            "is corrupt or truncated; %d shard(s) skipped so far. %s.",
-            path.decode(), num_records, num_bytes, file_size, count, VERIFY_COMMAND)
+            "is corrupt or truncated; %d shard(s) skipped so far, each reported once. %s.",
+            path, num_records, num_bytes, file_size, count, verify_command)
 
 
 corrupt_shards = CorruptShardCounter()
@@ -91,8 +107,8 @@ def shard_records(path, file_size, skip_corrupt):
                 return tf.identity(group), is_end
 
         message = tf.strings.format(
-            "Corrupt or truncated record in shard {} after {} good records (byte {} of {}). "
-            + VERIFY_HINT, (path, num_records, num_bytes, file_size))
+            CORRUPT_SHARD_TEXT + " {} after {} good records (byte {} of {}). " + VERIFY_HINT,
+            (path, num_records, num_bytes, file_size))
         assertion = tf.debugging.Assert(complete, [message], summarize=1)
         with tf.control_dependencies([assertion]):
             return tf.identity(group), is_end
@@ -100,6 +116,31 @@ def shard_records(path, file_size, skip_corrupt):
     checked = counted.map(check_end)
     return checked.filter(lambda group, is_end: tf.logical_not(is_end)).map(
         lambda group, is_end: group).unbatch()
+
+
+# The text around the reason of a TensorFlow op's error: "{{function_node NAME}}" before it,
+# " [Op:NAME] name: ..." after it.
+FUNCTION_NODE_PREFIX = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+OP_SUFFIX = re.compile(r"\s*\[Op:[^\]]*\].*$")
+
+
+def tensorflow_reason(error_text):
+    """Return the first line of a TensorFlow error's text without the op names around it."""
+    first_line = FUNCTION_NODE_PREFIX.sub("", error_text.strip()).splitlines()[0]
+    return OP_SUFFIX.sub("", first_line).strip()
+
+
+def corrupt_shard_message(error_text):
+    """Return the corrupt-shard message inside a TensorFlow error's text, or None.
+
+    The message reaches the caller inside the text of the failed tf.debugging.Assert, after
+    TensorFlow's iterator names and with the quotes around the path escaped.
+    """
+    start = error_text.find(CORRUPT_SHARD_TEXT)
+    end = error_text.find(VERIFY_HINT, start)
+    if start < 0 or end < 0:
+        return None
+    return error_text[start:end + len(VERIFY_HINT)].replace('\\"', '"')
 
 
 def file_sizes(paths):
@@ -132,6 +173,19 @@ def reading_threads(num_parallel_reads):
     return num_parallel_reads or None
 
 
+def shards_read_at_once(threads):
+    """Return the interleave's cycle_length for `threads` reading threads (None: no threads).
+
+    tf.data rejects more threads than shards read at once, so a count above
+    PARALLEL_READS also reads that many shards at once. Where a worker has more shards than
+    PARALLEL_READS, that changes the record order, which is otherwise the same for every
+    count.
+    """
+    if threads is None or threads == tf.data.AUTOTUNE:
+        return PARALLEL_READS
+    return max(PARALLEL_READS, threads)
+
+
 def read_records(paths, sizes, deterministic, skip_corrupt, shuffle_files=False, seed=None,
                  num_parallel_reads=None):
     """Interleave the checked records of the shards `paths` (with their byte `sizes`).
@@ -148,7 +202,7 @@ def read_records(paths, sizes, deterministic, skip_corrupt, shuffle_files=False,
     order = {} if threads is None else {"deterministic": deterministic}
     return files.interleave(
         lambda path, size: shard_records(path, size, skip_corrupt),
-        cycle_length=PARALLEL_READS, num_parallel_calls=threads, **order)
+        cycle_length=shards_read_at_once(threads), num_parallel_calls=threads, **order)
 
 
 def worker_records(paths, num_shards, shard_index, shuffle_files, seed, skip_corrupt=False,

@@ -259,7 +259,7 @@ def test_train_rejects_bad_worker(shards, num_shards, shard_index):
 @pytest.mark.parametrize("tuning", [
     {"num_parallel_calls": 1}, {"num_parallel_calls": 3}, {"prefetch_batches": 0},
     {"prefetch_batches": 2}, {"num_private_threads": 1}, {"num_parallel_reads": 0},
-    {"num_parallel_reads": tf.data.AUTOTUNE}])
+    {"num_parallel_reads": tf.data.AUTOTUNE}, {"num_parallel_reads": 12}])
 def test_train_tuning_keeps_batches(shards, tuning):
     default = collect(pipeline.training_dataset(shards.data_dir, 8, 32, seed=7), max_batches=2)
     tuned = collect(pipeline.training_dataset(shards.data_dir, 8, 32, seed=7, **tuning),
@@ -270,7 +270,8 @@ def test_train_tuning_keeps_batches(shards, tuning):
 
 @pytest.mark.parametrize("tuning", [{"num_parallel_calls": 1}, {"prefetch_batches": 0},
                                     {"num_private_threads": 2}, {"num_parallel_reads": 0},
-                                    {"num_parallel_reads": np.int64(3)}])
+                                    {"num_parallel_reads": np.int64(3)},
+                                    {"num_parallel_reads": 16}])
 def test_eval_tuning_keeps_batches(shards, tuning):
     default = collect(pipeline.evaluation_dataset(shards.data_dir, 7, 32), max_batches=3)
     tuned = collect(pipeline.evaluation_dataset(shards.data_dir, 7, 32, **tuning),

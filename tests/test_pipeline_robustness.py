@@ -61,6 +61,14 @@ def test_bit_flip_names_shard(shard_copy, num_parallel_reads):
     assert "after 4 good records" in raised.value.message
     assert "--skip_corrupt_records" in raised.value.message
 
+    message = record_reading.corrupt_shard_message(str(raised.value))
+    assert message.startswith('Corrupt or truncated record in shard "%s" after 4 ' % path)
+    assert message.endswith("to skip the rest of a damaged shard.")
+
+
+def test_corrupt_shard_message_ignores_others():
+    assert record_reading.corrupt_shard_message("Invalid JPEG data, size 11") is None
+
 
 def test_cut_header_names_shard(shard_copy):
     # A cut inside a record's 8-byte length ends TFRecordDataset without any error.
@@ -92,6 +100,22 @@ def test_skip_corrupt_counts(shard_copy):
     assert record_reading.corrupt_shards.count == before + 2
 
 
+def test_skipped_shard_reported_once(shard_copy, caplog):
+    path = shard_helpers.shard_paths(shard_copy, "validation")[1]
+    shard_helpers.flip_bit(path, record_index=4)
+    before = record_reading.corrupt_shards.count
+
+    with caplog.at_level(logging.WARNING):
+        first_pass = eval_labels(shard_copy, skip_corrupt_records=True)
+        second_pass = eval_labels(shard_copy, skip_corrupt_records=True)
+    assert len(first_pass) == len(second_pass) == 10 + 4
+    assert record_reading.corrupt_shards.count == before + 1
+    warnings = [record.getMessage() for record in caplog.records
+                if "Skipped the rest of shard" in record.getMessage()]
+    assert len(warnings) == 1
+    assert "--verify --output_dir=%s`" % shard_copy in warnings[0]
+
+
 def test_reading_threads_need_spare_cores(monkeypatch):
     monkeypatch.setattr(record_reading, "usable_cores", lambda: 1)
     assert record_reading.reading_threads(None) is None
@@ -99,6 +123,14 @@ def test_reading_threads_need_spare_cores(monkeypatch):
     assert record_reading.reading_threads(None) == tf.data.AUTOTUNE
     assert record_reading.reading_threads(0) is None
     assert record_reading.reading_threads(3) == 3
+
+
+def test_many_threads_widen_cycle_length():
+    # tf.data rejects more threads than shards read at once (cycle_length).
+    assert record_reading.shards_read_at_once(None) == record_reading.PARALLEL_READS
+    assert record_reading.shards_read_at_once(tf.data.AUTOTUNE) == record_reading.PARALLEL_READS
+    assert record_reading.shards_read_at_once(3) == record_reading.PARALLEL_READS
+    assert record_reading.shards_read_at_once(64) == 64
 
 
 def test_skip_corrupt_clean_unchanged(shard_copy):
