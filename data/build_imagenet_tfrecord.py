@@ -120,10 +120,11 @@ def run_verify(output_dir):
     for problem in problems:
         print("problem: %s" % problem)
     if problems:
-        sys.exit("error: %d problems found in %s. If the shards were copied, copy the "
+        sys.exit("error: %s found in %s. If the shards were copied, copy the "
                  "damaged ones again. Otherwise convert again with the same arguments and "
                  "--overwrite, which keeps the current files until the new conversion is "
-                 "complete." % (len(problems), output_dir))
+                 "complete." % (verify_shards.count_text(len(problems), "problem"),
+                                output_dir))
     print("No problems found in %s" % output_dir)
 
 

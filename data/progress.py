@@ -12,12 +12,9 @@ LOG_SECONDS = 30.0
 
 
 def format_duration(seconds):
+    """Return `seconds` as h:mm:ss, the runner's ETA format too."""
     seconds = int(round(seconds))
-    hours, remainder = divmod(seconds, 3600)
-    minutes, seconds = divmod(remainder, 60)
-    if hours:
-        return "%dh%02dm" % (hours, minutes)
-    return "%dm%02ds" % (minutes, seconds)
+    return "%d:%02d:%02d" % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
 
 
 class Progress:
@@ -31,6 +28,9 @@ class Progress:
         self._stream = stream if stream is not None else sys.stderr
         self._clock = clock
         self._start = clock()
+        # Time and count of the first decoded images. The ETA uses the rate after them,
+        # because the time before them includes the start-up of the decode workers.
+        self._first = None
         self._last_print = None
         self._interactive = hasattr(self._stream, "isatty") and self._stream.isatty()
 
@@ -39,6 +39,8 @@ class Progress:
         if resumed:
             self.resumed += count
         now = self._clock()
+        if self._first is None and self.done > self.resumed:
+            self._first = (now, self.done - self.resumed)
         interval = REDRAW_SECONDS if self._interactive else LOG_SECONDS
         if self._last_print is None or now - self._last_print >= interval:
             self._last_print = now
@@ -49,10 +51,27 @@ class Progress:
         seconds = self._clock() - self._start
         return (self.done - self.resumed) / seconds if seconds > 0 else 0.0
 
+    def steady_rate(self):
+        """Return the images per second since the first decoded images, or None before."""
+        if self._first is None:
+            return None
+        first_time, first_count = self._first
+        seconds = self._clock() - first_time
+        images = self.done - self.resumed - first_count
+        if seconds <= 0 or images <= 0:
+            return None
+        return images / seconds
+
     def line(self):
         rate = self.rate()
+        steady_rate = self.steady_rate()
         remaining = self.total - self.done
-        eta = format_duration(remaining / rate) if rate > 0 else "unknown"
+        if remaining <= 0:
+            eta = format_duration(0)
+        elif steady_rate:
+            eta = format_duration(remaining / steady_rate)
+        else:
+            eta = "unknown"
         percent = 100.0 * self.done / self.total if self.total else 100.0
         return "%s: %d/%d images (%.1f %%), %.1f images/sec, ETA %s" % (
             self.label, self.done, self.total, percent, rate, eta)

@@ -16,6 +16,7 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 
 from data import dataset_info
+from data import record_reading
 
 SPLITS = ("train", "validation")
 
@@ -72,8 +73,12 @@ def check_record(serialized, label_range):
     return None
 
 
-def verify_shard(path, label_range):
-    """Return (number of records read, [problem]) of one shard file."""
+def verify_shard(path, label_range, expected_count=None):
+    """Return (number of records read, [problem], whether the whole file was read).
+
+    expected_count: the shard's records in dataset_info.json, named in the problem of a
+    shard that cannot be read to its end.
+    """
     problems = []
     count = 0
     iterator = iter(tf.data.TFRecordDataset(path))
@@ -83,15 +88,21 @@ def verify_shard(path, label_range):
         except StopIteration:
             break
         except tf.errors.DataLossError as error:
+            lost = ""
+            if expected_count is not None:
+                lost = ", so %d of its %d records are lost" % (expected_count - count,
+                                                              expected_count)
             problems.append("%s record %d: corrupt or truncated (%s); the rest of the shard "
-                            "cannot be read" % (path, count, error.message.splitlines()[0]))
-            break
+                            "cannot be read%s" % (path, count,
+                                                  record_reading.tensorflow_reason(error.message),
+                                                  lost))
+            return count, problems, False
 
         problem = check_record(serialized.numpy(), label_range)
         if problem is not None:
             problems.append("%s record %d: %s" % (path, count, problem))
         count += 1
-    return count, problems
+    return count, problems, True
 
 
 def expected_counts(info, split):
@@ -108,18 +119,31 @@ def verify_split(data_dir, split, info, label_range, num_threads):
         problems.append("%s: %d shards found, dataset_info.json lists %d" % (
             split, len(paths), len(counts_expected)))
 
+    def expected_count(index):
+        if counts_expected and index < len(counts_expected):
+            return counts_expected[index]
+        return None
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=num_threads) as pool:
-        outcomes = list(pool.map(lambda path: verify_shard(path, label_range), paths))
+        outcomes = list(pool.map(
+            lambda index: verify_shard(paths[index], label_range, expected_count(index)),
+            range(len(paths))))
 
     total = 0
-    for index, (count, shard_problems) in enumerate(outcomes):
+    for index, (count, shard_problems, complete) in enumerate(outcomes):
         total += count
         problems += shard_problems
-        if counts_expected and index < len(counts_expected) and \
-                count != counts_expected[index]:
+        # Only a shard read to its end gets this problem: a cut one's problem names what is lost.
+        expected = expected_count(index)
+        if complete and expected is not None and count != expected:
             problems.append("%s: %d records, dataset_info.json lists %d" % (
-                paths[index], count, counts_expected[index]))
+                paths[index], count, expected))
     return total, problems
+
+
+def count_text(count, noun):
+    """Return "1 problem" or "2 problems": the count with the noun in its number."""
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
 
 
 def verify(data_dir, num_threads=None):
@@ -140,7 +164,8 @@ def verify(data_dir, num_threads=None):
     for split in SPLITS:
         count, split_problems = verify_split(data_dir, split, info, label_range, num_threads)
         problems += split_problems
-        lines.append("%s: %d records read, %d problems" % (split, count, len(split_problems)))
+        lines.append("%s: %d records read, %s" % (split, count,
+                                                    count_text(len(split_problems), "problem")))
     if not any(list_shards(data_dir, split) for split in SPLITS):
         problems.append("%s contains no train-*-of-* or validation-*-of-* shards" % data_dir)
     return lines, problems

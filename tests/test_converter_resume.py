@@ -176,9 +176,12 @@ def test_verify_cut_shard(shard_copy):
     path = shard_helpers.shard_paths(shard_copy, "validation")[0]
     shard_helpers.cut_shard(path, record_index=5, extra_bytes=100)
     _, problems = verify_shards.verify(shard_copy)
-    assert any(problem.startswith(path + " record 5: corrupt or truncated")
-               for problem in problems)
-    assert "%s: 5 records, dataset_info.json lists 10" % path in problems
+    assert len(problems) == 1
+    assert problems[0].startswith(path + " record 5: corrupt or truncated (")
+    assert problems[0].endswith("; the rest of the shard cannot be read, so 5 of its 10 "
+                                "records are lost")
+    assert "function_node" not in problems[0]
+    assert "[Op:" not in problems[0]
 
 
 def test_verify_count_mismatch(shard_copy):
@@ -214,7 +217,8 @@ def test_verify_command_fails(shard_copy):
         timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), check=False)
     assert completed.returncode != 0
     assert "problem: %s record 0: corrupt" % path in completed.stdout
-    assert "problems found in %s" % shard_copy in completed.stderr
+    assert "train: 60 records read, 1 problem\n" in completed.stdout
+    assert "error: 1 problem found in %s" % shard_copy in completed.stderr
 
 
 def test_progress_line_rate_and_eta():
@@ -223,5 +227,34 @@ def test_progress_line_rate_and_eta():
     line_printer = progress.Progress("train", 100, stream=stream, clock=lambda: now[0])
     now[0] = 2.0
     line_printer.advance(20)
-    assert line_printer.line() == "train: 20/100 images (20.0 %), 10.0 images/sec, ETA 0m08s"
+    assert line_printer.line() == "train: 20/100 images (20.0 %), 10.0 images/sec, ETA unknown"
     assert stream.getvalue() == line_printer.line() + "\n"
+
+    now[0] = 3.0
+    line_printer.advance(40)
+    assert line_printer.line() == "train: 60/100 images (60.0 %), 20.0 images/sec, ETA 0:00:01"
+
+
+def test_progress_eta_leaves_out_start_up():
+    # The workers took 10 s to start, then decode 100 images/sec.
+    now = [0.0]
+    line_printer = progress.Progress("train", 1000, stream=io.StringIO(), clock=lambda: now[0])
+    now[0] = 10.0
+    line_printer.advance(1)
+    now[0] = 11.0
+    line_printer.advance(100)
+    assert line_printer.line() == "train: 101/1000 images (10.1 %), 9.2 images/sec, ETA 0:00:09"
+    line_printer.advance(899)
+    assert line_printer.line().endswith("ETA 0:00:00")
+
+
+def test_progress_resumed_images_not_timed():
+    now = [0.0]
+    line_printer = progress.Progress("train", 300, stream=io.StringIO(), clock=lambda: now[0])
+    line_printer.advance(200, resumed=True)
+    now[0] = 1.0
+    line_printer.advance(10)
+    now[0] = 2.0
+    line_printer.advance(50)
+    assert line_printer.steady_rate() == 50.0
+    assert line_printer.line().endswith("ETA 0:00:01")
