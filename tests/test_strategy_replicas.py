@@ -11,6 +11,7 @@ import glob
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -324,6 +325,50 @@ def test_collective_without_cluster_is_rejected():
                         + SMALL_FLAGS)
     assert result.returncode == 1
     assert "needs the cluster: set TF_CONFIG, or pass --worker_hosts" in result.stderr
+
+
+def test_missing_worker_stops_after_timeout():
+    hosts = ",".join("127.0.0.1:%d" % port for port in free_local_ports(2))
+    result = run_runner(["--variable_update=collective_all_reduce", "--worker_hosts=" + hosts,
+                         "--task_index=0", "--cluster_connect_timeout_secs=5",
+                         "--num_batches=1"] + SMALL_FLAGS)
+    assert result.returncode == -signal.SIGKILL
+    assert ("error: the cluster's workers did not all connect within "
+            "--cluster_connect_timeout_secs=5 (workers %s, this is worker 0)." % hosts
+            in result.stderr)
+
+
+def test_watchdog_kills_waiting_process():
+    waiting = ("from tf_cnn_benchmarks import connect_watchdog; import time; "
+               "connect_watchdog.ConnectWatchdog(1, 'cluster missing'); time.sleep(60)")
+    result = subprocess.run([sys.executable, "-c", waiting], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    assert result.returncode == -signal.SIGKILL
+    assert result.stderr == "cluster missing\n"
+
+
+def test_stopped_watchdog_kills_nothing():
+    finished = ("from tf_cnn_benchmarks import connect_watchdog; import time; "
+                "watchdog = connect_watchdog.ConnectWatchdog(1, 'cluster missing'); "
+                "watchdog.stop(); time.sleep(2); print('done')")
+    result = subprocess.run([sys.executable, "-c", finished], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    assert result.returncode == 0
+    assert result.stdout == "done\n"
+    assert result.stderr == ""
+
+
+def test_watchdog_spares_other_process():
+    from tf_cnn_benchmarks import connect_watchdog
+
+    # A process that is not the watchdog's parent, such as one that reused the parent's id.
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        connect_watchdog.watch(other.pid, 0.1, "cluster missing")
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_mirrored_with_too_few_gpus_is_rejected():

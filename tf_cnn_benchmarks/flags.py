@@ -210,6 +210,10 @@ flags.DEFINE_string("worker_hosts", None,
 flags.DEFINE_integer("task_index", 0,
                      "With --worker_hosts: this worker's position in the list, 0 for the "
                      "chief.")
+flags.DEFINE_integer("cluster_connect_timeout_secs", 900,
+                     "With --variable_update=collective_all_reduce: seconds to wait for every "
+                     "worker of the cluster to connect before stopping with an error; 0 waits "
+                     "without a limit.")
 
 # Initial weights and fine-tuning.
 flags.DEFINE_string("keras_weights", None,

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_cnn_benchmarks import checkpoints
+from tf_cnn_benchmarks import connect_watchdog
 from tf_cnn_benchmarks.replicas import Replicas
 
 TF_CONFIG = "TF_CONFIG"
@@ -344,6 +345,14 @@ def resolve_cluster(worker_hosts, task_index, environment):
     return addresses, index
 
 
+def _connect_error(timeout, addresses, worker_index):
+    return ("error: the cluster's workers did not all connect within "
+            "--cluster_connect_timeout_secs=%d (workers %s, this is worker %d). Start the same "
+            "command on every host with its own --task_index (or TF_CONFIG), and check that "
+            "each host:port is reachable from the others."
+            % (timeout, ",".join(addresses), worker_index))
+
+
 def multi_worker_replicas(flag_values, gpus):
     """Return the replicas of MultiWorkerMirroredStrategy, one worker per host.
 
@@ -363,13 +372,20 @@ def multi_worker_replicas(flag_values, gpus):
     addresses, worker_index = resolve_cluster(flag_values.worker_hosts, flag_values.task_index,
                                               os.environ)
 
-    # NOTE: the strategy returns once every worker of the cluster has connected, so a worker
-    # that never starts leaves the others waiting. In a test under TensorFlow 2.15 a worker
-    # still waited after 13 minutes, and TensorFlow caught its SIGTERM without stopping it.
-    print("Waiting for the %d workers of the cluster (%s) to connect; this is worker %d. A "
-          "worker that never starts leaves this one waiting, and only SIGKILL stops it then."
-          % (len(addresses), ",".join(addresses), worker_index), flush=True)
+    # The strategy returns once every worker of the cluster has connected, so a worker that
+    # never starts leaves the others waiting. In a test under TensorFlow 2.15 a worker still
+    # waited after 13 minutes, and TensorFlow caught its SIGTERM without stopping it.
+    timeout = flag_values.cluster_connect_timeout_secs
+    print("Waiting for the %d workers of the cluster (%s) to connect; this is worker %d%s."
+          % (len(addresses), ",".join(addresses), worker_index,
+             ", for up to %d s" % timeout if timeout else ""), flush=True)
+    watchdog = None
+    if timeout:
+        watchdog = connect_watchdog.ConnectWatchdog(
+            timeout, _connect_error(timeout, addresses, worker_index))
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    if watchdog is not None:
+        watchdog.stop()
     description = ("%d workers x %s, MultiWorkerMirroredStrategy, this is worker %d"
                    % (len(addresses), device_text, worker_index))
     return MultiWorkerReplicas(strategy, description, num_workers=len(addresses),
