@@ -187,9 +187,15 @@ def test_unknown_model_one_line():
 
 def test_malformed_flag_value_without_traceback():
     result = run_runner(["--batch_size=abc"])
-    assert result.returncode != 0
-    assert "--batch_size" in result.stderr
+    assert result.returncode == 2
+    assert "error: flag --batch_size=abc:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unknown_flag_exits_like_checks():
+    result = run_runner(["--batch_sise=2"])
+    assert result.returncode == 2
+    assert "error: Unknown command line flag 'batch_sise'" in result.stderr
 
 
 def test_conflicting_flags_reported_together():

@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -44,5 +45,18 @@ def main(argv):
     runner.main(argv)
 
 
+def parse_flags(argv):
+    """Parse the command line; report a malformed or unknown flag like the runner's own checks.
+
+    The runner's checks exit with status 2 and an "error:" line, and absl's parser would
+    exit with status 1 and a "FATAL" line.
+    """
+    try:
+        return runner.FLAGS(argv)
+    except flags.Error as error:
+        sys.stderr.write("error: %s\nPass --helpfull to list every flag.\n" % error)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)
