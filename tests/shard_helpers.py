@@ -70,3 +70,14 @@ def cut_shard(path, record_index, extra_bytes):
     offsets, _ = record_offsets(path)
     with open(path, "r+b") as shard:
         shard.truncate(offsets[record_index] + extra_bytes)
+
+
+def replace_image(path, record_index, encoded):
+    """Rewrite the shard with `encoded` as the image bytes of record `record_index`."""
+    records = [record.numpy() for record in tf.data.TFRecordDataset(path)]
+    example = tf.train.Example.FromString(records[record_index])
+    example.features.feature["image/encoded"].bytes_list.value[0] = encoded
+    records[record_index] = example.SerializeToString()
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in records:
+            writer.write(record)

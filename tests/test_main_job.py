@@ -5,11 +5,13 @@ the runner gives for bad input."""
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from tests import shard_helpers
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.keras3
@@ -44,8 +46,12 @@ def main_job(demo_shards, tmp_path_factory):
     log_dir = str(work_dir / "logs")
 
     first = run_script(["--num_batches=2"] + SMALL_RUN_FLAGS, demo_shards, train_dir, log_dir)
+    # The evaluation also runs the input pipeline with tf_cnn_benchmarks' tuning flags.
     evaluation = run_runner(["--eval", "--data_dir=" + demo_shards, "--train_dir=" + train_dir,
-                             "--image_size=75", "--batch_size=3"])
+                             "--image_size=75", "--batch_size=3",
+                             "--datasets_prefetch_buffer_size=1",
+                             "--datasets_num_private_threads=1",
+                             "--datasets_parallel_interleave_cycle_length=0"])
     second = run_script(["--num_batches=3"] + SMALL_RUN_FLAGS, demo_shards, train_dir, log_dir)
     return {"first": first, "evaluation": evaluation, "second": second,
             "train_dir": train_dir, "log_dir": log_dir}
@@ -89,6 +95,13 @@ def test_evaluation_scores_every_validation_image(main_job):
     evaluation = main_job["evaluation"]
     assert evaluation.returncode == 0, evaluation.stdout + evaluation.stderr
     assert "[20 examples]" in evaluation.stdout
+
+
+def test_dataset_flags_reach_input_pipeline(main_job):
+    assert ("Input:       1 batch(es) prefetched, private pool of 1 thread(s), shards read "
+            "without threads") in main_job["evaluation"].stdout
+    assert "Input:       prefetch autotuned, shared tf.data thread pool" in (
+        main_job["first"].stdout)
 
 
 def test_evaluation_reports_top_1_and_top_5(main_job):
@@ -206,6 +219,66 @@ def test_conflicting_flags_reported_together():
     assert "--image_size=60" in result.stderr
     assert "--batch_size=0 is invalid; use 1 or more." in result.stderr
     assert "--display_every=-3 is invalid; use 1 or more." in result.stderr
+
+
+def test_bad_dataset_flags_reported_together():
+    result = run_runner(["--datasets_prefetch_buffer_size=0", "--nodatasets_use_prefetch",
+                         "--datasets_num_private_threads=-1",
+                         "--datasets_parallel_interleave_cycle_length=-2"])
+    assert result.returncode == 2
+    assert "--datasets_prefetch_buffer_size=0 is invalid; use 1 or more." in result.stderr
+    assert ("but --datasets_use_prefetch is false, which turns prefetching off. Drop one of "
+            "the two.") in result.stderr
+    assert "--datasets_num_private_threads=-1 is invalid; use 0 or more." in result.stderr
+    assert ("--datasets_parallel_interleave_cycle_length=-2 is invalid; use 0 or more."
+            in result.stderr)
+
+
+def test_unused_flags_warned():
+    result = run_runner(["--num_batches=1", "--num_warmup_batches=0", "--image_size=75",
+                         "--batch_size=2", "--datasets_num_private_threads=2",
+                         "--cluster_connect_timeout_secs=5"])
+    assert result.returncode == 0, result.stderr
+    assert ("WARNING: accepted but not used: --datasets_num_private_threads (synthetic data "
+            "has no input pipeline), --cluster_connect_timeout_secs (only "
+            "collective_all_reduce waits for a cluster).") in result.stdout
+
+
+def test_corrupt_shard_one_line(demo_shards, tmp_path):
+    data_dir = shutil.copytree(demo_shards, str(tmp_path / "shards"))
+    path = shard_helpers.shard_paths(data_dir, "validation")[0]
+    shard_helpers.flip_bit(path, record_index=1)
+
+    # The check runs at the end of the shard's good records, which the second batch passes.
+    result = run_runner(["--forward_only", "--data_dir=" + data_dir, "--image_size=75",
+                         "--batch_size=4", "--num_batches=2", "--num_warmup_batches=0"])
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith('error: Corrupt or truncated record in shard "%s"' % path)
+    assert "--verify --output_dir=%s`" % data_dir in last_line
+    assert "Traceback" not in result.stderr
+
+    skipping = run_runner(["--forward_only", "--data_dir=" + data_dir, "--image_size=75",
+                           "--batch_size=4", "--num_batches=2", "--num_warmup_batches=0",
+                           "--skip_corrupt_records"])
+    assert skipping.returncode == 0, skipping.stderr
+    assert "Skipped the rest of shard %s after 1 records" % path in skipping.stderr
+
+
+def test_undecodable_image_one_line(demo_shards, tmp_path):
+    data_dir = shutil.copytree(demo_shards, str(tmp_path / "shards"))
+    path = shard_helpers.shard_paths(data_dir, "validation")[0]
+    shard_helpers.replace_image(path, record_index=0, encoded=b"\xff\xd8\xff not a JPEG")
+
+    result = run_runner(["--forward_only", "--data_dir=" + data_dir, "--image_size=75",
+                         "--batch_size=2", "--num_batches=1", "--num_warmup_batches=0"])
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: a record in --data_dir=%s failed in the input "
+                                "pipeline: " % data_dir)
+    assert "JPEG" in last_line
+    assert "--skip_corrupt_records" in last_line
+    assert "Traceback" not in result.stderr
 
 
 def test_stop_at_accuracy_needs_eval():

@@ -32,6 +32,18 @@ flags.DEFINE_integer("num_classes", None,
                      "--data_dir, else 1001 (1000 ImageNet synsets plus background).")
 flags.DEFINE_boolean("datasets_use_caching", False,
                      "Cache the serialized records in memory after the first epoch.")
+flags.DEFINE_boolean("datasets_use_prefetch", True,
+                     "Prepare batches while the step runs. Off: each batch is prepared "
+                     "when the step asks for it.")
+flags.DEFINE_integer("datasets_prefetch_buffer_size", None,
+                     "Batches prepared ahead. Default: tuned by tf.data.")
+flags.DEFINE_integer("datasets_num_private_threads", None,
+                     "Threads of a tf.data thread pool of the input pipeline's own; 0 or "
+                     "unset uses TensorFlow's shared tf.data pool.")
+flags.DEFINE_integer("datasets_parallel_interleave_cycle_length", None,
+                     "Threads that read the shards, one shard each; 0 reads them without "
+                     "threads. Default: tuned by tf.data, or 0 in a process with one usable "
+                     "CPU core. Above 10, as many shards are read at once, in another order.")
 flags.DEFINE_integer("label_offset", None,
                      "Label numbering of the shards: 1 when labels are 1..N with 0 for "
                      "background (the standard converter), 0 when they are 0..N-1. Default: as "
@@ -243,6 +255,8 @@ LOWER_BOUNDS = {
     "save_model_steps": 1, "max_ckpts_to_keep": 1, "save_model_secs": 1,
     "save_summaries_steps": 0, "eval_during_training_every_n_steps": 1, "num_eval_batches": 1,
     "eval_interval_secs": 1, "eval_timeout_secs": 1, "task_index": 0,
+    "datasets_prefetch_buffer_size": 1, "datasets_num_private_threads": 0,
+    "datasets_parallel_interleave_cycle_length": 0, "cluster_connect_timeout_secs": 0,
 }
 
 
@@ -295,6 +309,11 @@ def validate_flags(flag_values):
         errors.append("--resize_method=%s is invalid; use one of %s."
                       % (flag_values.resize_method,
                          ", ".join(inception_preprocessing.RESIZE_METHODS)))
+    if (flag_values.datasets_prefetch_buffer_size is not None
+            and not flag_values.datasets_use_prefetch):
+        errors.append("--datasets_prefetch_buffer_size=%d sets how many batches to prefetch, "
+                      "but --datasets_use_prefetch is false, which turns prefetching off. Drop "
+                      "one of the two." % flag_values.datasets_prefetch_buffer_size)
     if flag_values.use_fp16 and flag_values.use_bf16:
         errors.append("--use_fp16 and --use_bf16 both set the compute precision; give one.")
 

@@ -8,9 +8,11 @@ import tensorflow as tf
 
 from data import dataset_info
 from data import imagenet_tfrecord
+from data import record_reading
 from models import inception_v3
 from models import model_stats
 from tf_cnn_benchmarks import checkpoints
+from tf_cnn_benchmarks import dataset_options
 from tf_cnn_benchmarks import determinism
 from tf_cnn_benchmarks import dllogger_log
 from tf_cnn_benchmarks import eval_checkpoints
@@ -34,6 +36,12 @@ DLLOGGER_FILENAME = "dllogger.json"
 USER_ERRORS = (imagenet_tfrecord.DataDirError, imagenet_tfrecord.LabelRangeError,
                checkpoints.CheckpointError, training_loop.NonFiniteLossError, ValueError,
                DistributionError)
+
+
+# Flags that tune the input pipeline, which runs only with --data_dir.
+INPUT_PIPELINE_FLAGS = ("datasets_use_caching", "datasets_use_prefetch",
+                        "datasets_prefetch_buffer_size", "datasets_num_private_threads",
+                        "datasets_parallel_interleave_cycle_length", "skip_corrupt_records")
 
 
 def log(message):
@@ -133,6 +141,16 @@ def ignored_flag_warnings(flag_values):
     if flag_values.all_reduce_spec is not None:
         ignored.append("--all_reduce_spec=%s (Horovod and tf.distribute choose their own "
                        "all-reduce)" % flag_values.all_reduce_spec)
+    if flag_values.data_dir is None:
+        unused_input_flags = [name for name in INPUT_PIPELINE_FLAGS
+                              if flag_values[name].present]
+        if unused_input_flags:
+            ignored.append("%s (synthetic data has no input pipeline)"
+                           % ", ".join("--" + name for name in unused_input_flags))
+    if (flag_values["cluster_connect_timeout_secs"].present
+            and flag_values.variable_update != "collective_all_reduce"):
+        ignored.append("--cluster_connect_timeout_secs (only collective_all_reduce waits for "
+                       "a cluster)")
     if not ignored:
         return []
     return ["WARNING: accepted but not used: %s." % ", ".join(ignored)]
@@ -190,7 +208,11 @@ def forward_only_dataset(flag_values, num_classes):
                                                    flag_values.image_size, num_classes)
     return imagenet_tfrecord.evaluation_dataset(
         flag_values.data_dir, flag_values.batch_size, flag_values.image_size,
-        image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE).repeat()
+        eval_crop_fraction=flag_values.eval_crop_fraction, label_offset=flag_values.label_offset,
+        skip_corrupt_records=flag_values.skip_corrupt_records,
+        resize_method=flag_values.resize_method,
+        image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE,
+        **dataset_options.dataset_tuning(flag_values)).repeat()
 
 
 def run(flag_values):
@@ -218,6 +240,9 @@ def run(flag_values):
     log("Device:      %s" % hardware.device_description(gpus))
     log("CPU memory:  %s" % hardware.cpu_allocator_description())
     log("Data:        %s" % (flag_values.data_dir or "synthetic"))
+    if flag_values.data_dir:
+        log("Input:       %s"
+            % dataset_options.describe(dataset_options.dataset_tuning(flag_values)))
     log("Precision:   %s compute, float32 variables%s"
         % (compute_dtype, ", XLA" if flag_values.xla else ""))
     # Seeds Python, NumPy, TensorFlow and Keras 3's own generator (its initializers ignore
@@ -259,6 +284,28 @@ def allocation_failure(error):
     return str(error).strip().splitlines()[0]
 
 
+def input_failure(error, data_dir):
+    """Return a one-line message for an error of the input pipeline, or None for others.
+
+    A corrupt shard gives the message that names the shard. An image that does not decode
+    gives TensorFlow's reason: the pipeline does not know the record's shard.
+    """
+    text = str(error)
+    corrupt_shard = record_reading.corrupt_shard_message(text)
+    if corrupt_shard is not None:
+        return corrupt_shard.replace("--output_dir=<shard folder>",
+                                     "--output_dir=%s" % (data_dir or "<shard folder>"))
+    # Iterator ops (IteratorGetNext, MultiDeviceIteratorGetNextFromShard) raise the errors
+    # of the input pipeline.
+    if data_dir is None or "GetNext" not in text:
+        return None
+    reason = record_reading.tensorflow_reason(text)
+    return ("a record in --data_dir=%s failed in the input pipeline: %s. Run `python -m "
+            "data.build_imagenet_tfrecord --verify --output_dir=%s` to find the record and "
+            "convert its image again, or pass --skip_corrupt_records to skip images that do "
+            "not decode." % (data_dir, reason, data_dir))
+
+
 def main(argv):
     if len(argv) > 1:
         sys.exit("error: unexpected argument(s) %s; every setting is a --flag=value."
@@ -292,6 +339,11 @@ def main(argv):
                  "convert it again; `python -m data.build_imagenet_tfrecord --verify "
                  "--output_dir=%s` names the damaged shard."
                  % (FLAGS.data_dir, str(error).strip().splitlines()[0], FLAGS.data_dir))
+    except tf.errors.InvalidArgumentError as error:
+        message = input_failure(error, FLAGS.data_dir)
+        if message is None:
+            raise
+        sys.exit("error: %s" % message)
     except tf.errors.ResourceExhaustedError as error:
         sys.exit("error: out of memory at --batch_size=%d (BATCH_SIZE in the scripts): %s. "
                  "Lower the batch size." % (FLAGS.batch_size, allocation_failure(error)))

@@ -69,12 +69,6 @@ def remaining_seconds(meter, remaining_steps):
     return remaining_steps * meter.images_per_step / mean
 
 
-def format_duration(seconds):
-    """Return `seconds` as h:mm:ss."""
-    seconds = int(round(seconds))
-    return "%d:%02d:%02d" % (seconds // 3600, seconds % 3600 // 60, seconds % 60)
-
-
 def format_step_row(step, meter, loss):
     mean, uncertainty, jitter = meter.speed_summary()
     return "%d\timages/sec: %.1f +/- %.1f (jitter = %.1f)\t%.3f" % (

@@ -7,7 +7,9 @@ import time
 import tensorflow as tf
 
 from data import imagenet_tfrecord
+from data import progress
 from tf_cnn_benchmarks import checkpoints
+from tf_cnn_benchmarks import dataset_options
 from tf_cnn_benchmarks import evaluation
 from tf_cnn_benchmarks import initialization
 from tf_cnn_benchmarks import learning_rate
@@ -70,7 +72,8 @@ def evaluate_validation_set(flag_values, model, replicas=None):
         eval_crop_fraction=flag_values.eval_crop_fraction, label_offset=flag_values.label_offset,
         skip_corrupt_records=flag_values.skip_corrupt_records,
         resize_method=flag_values.resize_method,
-        image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE)
+        image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE,
+        **dataset_options.dataset_tuning(flag_values))
     max_images = None
     if flag_values.num_eval_epochs < 1.0:
         num_images = imagenet_tfrecord.num_examples(flag_values.data_dir, "validation")
@@ -257,7 +260,8 @@ class _Run:
             skip_corrupt_records=self.flags.skip_corrupt_records,
             resize_method=self.flags.resize_method, distort_color=self.flags.distort_color,
             flip_left_right=self.flags.flip_left_right,
-            image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE)
+            image_dtype=imagenet_tfrecord.RUNNER_IMAGE_DTYPE,
+            **dataset_options.dataset_tuning(self.flags))
 
     def epoch_of(self, step):
         return (step - 1) // self.steps_per_epoch
@@ -337,7 +341,7 @@ def _row(run, step, meter, terms):
         row += "\t%.4f\t%.4f" % (float(terms["top_1_accuracy"]), float(terms["top_5_accuracy"]))
     remaining = throughput.remaining_seconds(meter, run.total_steps - step)
     if remaining is not None:
-        row += "\tETA %s" % throughput.format_duration(remaining)
+        row += "\tETA %s" % progress.format_duration(remaining)
     return row
 
 
