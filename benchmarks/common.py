@@ -6,6 +6,7 @@ that each process's peak resident memory belongs to one configuration only.
 """
 
 import argparse
+import datetime
 import glob
 import json
 import os
@@ -168,10 +169,13 @@ def write_json(path, report):
     """Write `report` to `path` as indented JSON; do nothing when `path` is None.
 
     Writes a temporary file in the same folder and renames it, so an earlier file at `path`
-    is replaced whole or not at all.
+    is replaced whole or not at all. Adds the time of writing as `written_at` (UTC).
     """
     if path is None:
         return
+    report = dict(report)
+    report.setdefault("written_at", datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds"))
     folder = os.path.dirname(os.path.abspath(path))
     descriptor, temporary_path = tempfile.mkstemp(prefix=".json_output.", dir=folder)
     try:

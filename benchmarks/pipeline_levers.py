@@ -174,21 +174,27 @@ def run_variant(arguments, variant, mode):
     print("%-21s %-10s %s; peak memory %.0f MiB; CPU 0 busy %s and %s before"
           % (variant, mode, common.format_rate(summary), result["child_peak_memory_mib"],
              busy_text, common.format_load(load)), flush=True)
-    return {"images_per_sec": summary, "load_before": load, "cpu0_busy_before": busy,
+    return {"images_per_sec": summary, "window_rates": result["rates"],
+            "load_before": load, "cpu0_busy_before": busy,
             "peak_memory_mib": result["child_peak_memory_mib"],
             "tensorflow_version": result["tensorflow_version"]}
 
 
 def print_ratios(report):
-    """Print each variant's median relative to ours in the same mode."""
+    """Print each variant's median relative to the baseline's in the same mode.
+
+    The baseline is ours where it ran, else the first variant of the mode.
+    """
     for mode, variants in report["modes"].items():
-        if "ours" not in variants:
+        if not variants:
             continue
-        ours = variants["ours"]["images_per_sec"]["median"]
+        baseline = "ours" if "ours" in variants else next(iter(variants))
+        report["baselines"][mode] = baseline
+        baseline_rate = variants[baseline]["images_per_sec"]["median"]
         for variant, entry in variants.items():
-            ratio = entry["images_per_sec"]["median"] / ours
-            entry["vs_ours"] = ratio
-            print("%-21s %-10s %.2fx ours" % (variant, mode, ratio))
+            ratio = entry["images_per_sec"]["median"] / baseline_rate
+            entry["vs_baseline"] = ratio
+            print("%-21s %-10s %.2fx %s" % (variant, mode, ratio, baseline))
 
 
 def main(argv=None):
@@ -201,7 +207,8 @@ def main(argv=None):
     print("pipelines on CPU 0, %dx%d output, batch %d, %d windows of %d batches"
           % (arguments.image_size, arguments.image_size, arguments.batch_size,
              arguments.windows, arguments.batches_per_window), flush=True)
-    report = {"settings": vars(arguments), "cpu": common.cpu_model(), "modes": {}}
+    settings = {name: value for name, value in vars(arguments).items() if name != "config"}
+    report = {"settings": settings, "cpu": common.cpu_model(), "modes": {}, "baselines": {}}
     for mode in arguments.modes:
         report["modes"][mode] = {}
         for variant in arguments.variants:

@@ -1,6 +1,7 @@
 """The benchmarks reject a bad folder, number or output path before they measure anything,
 and write their JSON whole or not at all."""
 
+import datetime
 import json
 import os
 import subprocess
@@ -113,7 +114,10 @@ def test_write_json_replaces_whole_file(tmp_path):
 
     common.write_json(str(path), {"images_per_sec": 5.61})
 
-    assert json.loads(path.read_text(encoding="utf-8")) == {"images_per_sec": 5.61}
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["images_per_sec"] == 5.61
+    assert datetime.datetime.fromisoformat(written["written_at"]).utcoffset().total_seconds() == 0
+    assert sorted(written) == ["images_per_sec", "written_at"]
     assert os.listdir(tmp_path) == ["figures.json"]
     assert path.stat().st_mode & 0o777 == 0o644
 
@@ -127,3 +131,16 @@ def test_write_json_failure_keeps_old_file(tmp_path):
 
     assert path.read_text(encoding="utf-8") == "old"
     assert os.listdir(tmp_path) == ["figures.json"]
+
+
+def test_pipeline_ratios_without_ours(capsys):
+    from benchmarks import pipeline_levers
+
+    report = {"baselines": {}, "modes": {"training": {
+        "straightforward": {"images_per_sec": {"median": 800.0}},
+        "runner": {"images_per_sec": {"median": 1200.0}}}}}
+    pipeline_levers.print_ratios(report)
+
+    assert report["baselines"] == {"training": "straightforward"}
+    assert report["modes"]["training"]["runner"]["vs_baseline"] == 1.5
+    assert "runner                training   1.50x straightforward" in capsys.readouterr().out

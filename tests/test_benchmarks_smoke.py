@@ -83,7 +83,11 @@ def test_pipeline_levers_prints_figures(demo_shards, tmp_path):
             assert entry["images_per_sec"]["median"] > 0, (mode, variant)
             assert entry["images_per_sec"]["min"] > 0, (mode, variant)
             assert entry["peak_memory_mib"] > 0, (mode, variant)
-            assert entry["vs_ours"] > 0, (mode, variant)
+            assert entry["vs_baseline"] > 0, (mode, variant)
+            assert len(entry["window_rates"]) == 2, (mode, variant)
+    assert report["baselines"] == {"training": "ours", "evaluation": "ours"}
+    assert "config" not in report["settings"]
+    assert report["written_at"].endswith("+00:00")
 
 
 @pytest.mark.parametrize("flag, message", [
