@@ -54,18 +54,6 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def cpu_flags():
-    """Return the set of CPU feature flags from /proc/cpuinfo (empty when it is missing)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def peak_memory_mib():
     """Return this process's peak resident memory in MiB (ru_maxrss is in KiB on Linux)."""
     import resource

@@ -26,6 +26,11 @@ LEVERS = {
                     {"intra_threads": 1, "inter_threads": 2}, {}),
     "onednn_off": ("TF_ENABLE_ONEDNN_OPTS=0", {}, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
     "onednn_on": ("TF_ENABLE_ONEDNN_OPTS=1", {}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+    # oneDNN may then round the float32 inputs of its convolutions to bfloat16 and keep
+    # float32 results. It did so on a CPU with AMX-BF16, and on an AMD EPYC with AVX512_BF16
+    # alone the results stayed bitwise float32.
+    "fpmath_bf16": ("oneDNN bfloat16 math for float32 (TF_SET_ONEDNN_FPMATH_MODE=BF16)", {},
+                    {"TF_SET_ONEDNN_FPMATH_MODE": "BF16"}),
     "stock_batch_norm": ("Keras' own BatchNormalization (unfused under Keras 3)",
                          {"stock_batch_norm": True}, {}),
     "memory_optimizer_off": ("Grappler's memory optimizer off", {"memory_optimizer": False},
@@ -46,7 +51,8 @@ LEVERS = {
 
 # The runner's own set-up (tf_cnn_benchmarks/__main__.py): TensorFlow's BFC pool for CPU
 # memory, and TF_ENABLE_ONEDNN_OPTS as TensorFlow defaults it.
-BASELINE_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": None, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
+BASELINE_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": None, "TF_CPU_ALLOCATOR_USE_BFC": "true",
+                        "TF_SET_ONEDNN_FPMATH_MODE": None}
 
 
 def parse_arguments(argv=None):

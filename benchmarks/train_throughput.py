@@ -57,6 +57,12 @@ def parse_arguments(argv=None):
     parser.add_argument("--onednn", choices=("default", "0", "1"), default="default",
                         help="TF_ENABLE_ONEDNN_OPTS for the children; default leaves the "
                              "environment as it is.")
+    parser.add_argument("--onednn_fpmath_mode", choices=("default", "strict", "bf16"),
+                        default="default",
+                        help="oneDNN's math for float32 in every child (ours, Keras and the "
+                             "matmul): bf16 lets it round float32 inputs to bfloat16 "
+                             "(TF_SET_ONEDNN_FPMATH_MODE=BF16), strict keeps float32; "
+                             "default leaves the environment as it is.")
     parser.add_argument("--max_seconds", type=float, default=600.0,
                         help="Measuring time limit per configuration, in seconds.")
     parser.add_argument("--timeout", type=float, default=1800.0,
@@ -76,9 +82,13 @@ def parse_arguments(argv=None):
 
 
 def environment_overrides(arguments):
-    if arguments.onednn == "default":
-        return {}
-    return {"TF_ENABLE_ONEDNN_OPTS": arguments.onednn}
+    overrides = {}
+    if arguments.onednn != "default":
+        overrides["TF_ENABLE_ONEDNN_OPTS"] = arguments.onednn
+    if arguments.onednn_fpmath_mode != "default":
+        overrides["TF_SET_ONEDNN_FPMATH_MODE"] = (
+            "BF16" if arguments.onednn_fpmath_mode == "bf16" else None)
+    return overrides
 
 
 def base_config(arguments):
@@ -157,11 +167,12 @@ def main(argv=None):
     print("CPU: %s, %d cores; %s" % (common.cpu_model(), os.cpu_count() or 1,
                                      common.format_load()))
     print("settings: batch %d, %dx%d, %s, XLA %s, warm-up %d step(s), %d windows of %d step(s), "
-          "intra/inter threads %s/%s, TF_ENABLE_ONEDNN_OPTS %s"
+          "intra/inter threads %s/%s, TF_ENABLE_ONEDNN_OPTS %s, oneDNN float32 math %s"
           % (arguments.batch_size, arguments.image_size, arguments.image_size,
              arguments.precision, "on" if arguments.xla else "off", arguments.warmup_steps,
              arguments.windows, arguments.steps_per_window, arguments.intra_threads or "default",
-             arguments.inter_threads or "default", arguments.onednn), flush=True)
+             arguments.inter_threads or "default", arguments.onednn,
+             arguments.onednn_fpmath_mode), flush=True)
     report = {"settings": vars(arguments), "cpu": common.cpu_model(), "runs": {}, "ratios": {}}
 
     try:

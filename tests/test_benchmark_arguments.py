@@ -144,3 +144,15 @@ def test_pipeline_ratios_without_ours(capsys):
     assert report["baselines"] == {"training": "straightforward"}
     assert report["modes"]["training"]["runner"]["vs_baseline"] == 1.5
     assert "runner                training   1.50x straightforward" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("default", {}),
+    ("bf16", {"TF_SET_ONEDNN_FPMATH_MODE": "BF16"}),
+    ("strict", {"TF_SET_ONEDNN_FPMATH_MODE": None}),
+])
+def test_train_throughput_fpmath_mode_reaches_children(mode, expected):
+    from benchmarks import train_throughput
+
+    arguments = train_throughput.parse_arguments(["--onednn_fpmath_mode=" + mode])
+    assert train_throughput.environment_overrides(arguments) == expected
