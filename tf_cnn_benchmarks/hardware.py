@@ -24,6 +24,18 @@ def resolve_data_format(requested, gpus):
     return ("channels_first" if requested == "NCHW" else "channels_last"), None
 
 
+def cpu_flags(path="/proc/cpuinfo"):
+    """Return the set of CPU feature flags in `path` (empty where it cannot be read)."""
+    try:
+        with open(path, encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def configure_threads(num_intra_threads, num_inter_threads):
     """Apply the thread flags; must run before TensorFlow executes its first op."""
     if num_intra_threads:

@@ -120,6 +120,7 @@ def log_run_metadata(logger, flag_values, num_classes, data_format, gpus, replic
         "global_batch_size": flag_values.batch_size * replicas.num_replicas,
         "compute_dtype": "float16" if flag_values.use_fp16 else
                          "bfloat16" if flag_values.use_bf16 else "float32",
+        "onednn_bf16_math": precision.onednn_bf16_math(),
         "num_classes": num_classes,
         "data_format": "NCHW" if data_format == "channels_first" else "NHWC",
         "git_commit": git_commit(),
@@ -226,6 +227,8 @@ def run(flag_values):
     gpus = hardware.visible_gpus()
     data_format, note = hardware.resolve_data_format(flag_values.data_format, gpus)
     compute_dtype, precision_notes = precision.configure_precision(flag_values, gpus)
+    math_text, math_notes = precision.onednn_fpmath_notes(hardware.cpu_flags(), gpus)
+    precision_notes += math_notes
     for line in ([note] + precision_notes + ignored_flag_warnings(flag_values)
                  + list(replicas.notes)):
         if line:
@@ -243,8 +246,8 @@ def run(flag_values):
     if flag_values.data_dir:
         log("Input:       %s"
             % dataset_options.describe(dataset_options.dataset_tuning(flag_values)))
-    log("Precision:   %s compute, float32 variables%s"
-        % (compute_dtype, ", XLA" if flag_values.xla else ""))
+    log("Precision:   %s compute, float32 variables%s%s"
+        % (compute_dtype, math_text, ", XLA" if flag_values.xla else ""))
     # Seeds Python, NumPy, TensorFlow and Keras 3's own generator (its initializers ignore
     # tf.random.set_seed).
     tf.keras.utils.set_random_seed(flag_values.tf_random_seed)
@@ -326,6 +329,7 @@ def main(argv):
         log("--deterministic: %d intra-op and %d inter-op thread(s), PYTHONHASHSEED=%s."
             % (num_intra_threads, num_inter_threads, os.environ.get("PYTHONHASHSEED")))
     hardware.configure_threads(num_intra_threads, num_inter_threads)
+    precision.set_onednn_fpmath_mode(FLAGS.onednn_fpmath_mode)
     try:
         run(FLAGS)
     except USER_ERRORS as error:
