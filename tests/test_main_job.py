@@ -205,6 +205,14 @@ def test_malformed_flag_value_without_traceback():
     assert "Traceback" not in result.stderr
 
 
+def test_malformed_boolean_flag_in_words():
+    result = run_runner(["--use_bf16=maybe"])
+    assert result.returncode == 2
+    assert ("error: flag --use_bf16=maybe: invalid value for a boolean flag. Give true or "
+            "false, or write --use_bf16 or --nouse_bf16") in result.stderr
+    assert "Non-boolean" not in result.stderr
+
+
 def test_unknown_flag_exits_like_checks():
     result = run_runner(["--batch_sise=2"])
     assert result.returncode == 2

@@ -1,6 +1,7 @@
 """Entry point of `python -m tf_cnn_benchmarks`."""
 
 import os
+import re
 import sys
 
 # Hide TensorFlow's C++ start-up notices (oneDNN, CPU instructions) so the step table stays
@@ -45,6 +46,22 @@ def main(argv):
     runner.main(argv)
 
 
+# absl words a bad boolean value as a tuple: "flag --NAME=VALUE: ('Non-boolean argument to
+# boolean flag', 'VALUE')".
+NON_BOOLEAN_VALUE = re.compile(r"^flag --(?P<name>\w+)=(?P<value>.*): \('Non-boolean argument")
+
+
+def flag_error_text(error):
+    """Return the text of an absl parse error, reworded where absl prints a tuple."""
+    text = str(error)
+    match = NON_BOOLEAN_VALUE.match(text)
+    if match is None:
+        return text
+    name = match.group("name")
+    return ("flag --%s=%s: invalid value for a boolean flag. Give true or false, or write "
+            "--%s or --no%s" % (name, match.group("value"), name, name))
+
+
 def parse_flags(argv):
     """Parse the command line; report a malformed or unknown flag like the runner's own checks.
 
@@ -54,7 +71,8 @@ def parse_flags(argv):
     try:
         return runner.FLAGS(argv)
     except flags.Error as error:
-        sys.stderr.write("error: %s\nPass --helpfull to list every flag.\n" % error)
+        sys.stderr.write("error: %s\nPass --helpfull to list every flag.\n"
+                         % flag_error_text(error))
         sys.exit(2)
 
 
