@@ -12,6 +12,7 @@ screen fits in minutes. Confirm a kept lever at 299 pixels with benchmarks.train
 import sys
 
 from benchmarks import common
+from tf_cnn_benchmarks import onednn_math
 
 WORKER = "benchmarks.train_worker"
 
@@ -30,7 +31,7 @@ LEVERS = {
     # float32 results. It did so on a CPU with AMX-BF16, and on an AMD EPYC with AVX512_BF16
     # alone the results stayed bitwise float32.
     "fpmath_bf16": ("oneDNN bfloat16 math for float32 (TF_SET_ONEDNN_FPMATH_MODE=BF16)", {},
-                    {"TF_SET_ONEDNN_FPMATH_MODE": "BF16"}),
+                    {onednn_math.TENSORFLOW_VARIABLE: "BF16"}),
     "stock_batch_norm": ("Keras' own BatchNormalization (unfused under Keras 3)",
                          {"stock_batch_norm": True}, {}),
     "memory_optimizer_off": ("Grappler's memory optimizer off", {"memory_optimizer": False},
@@ -50,9 +51,9 @@ LEVERS = {
 }
 
 # The runner's own set-up (tf_cnn_benchmarks/__main__.py): TensorFlow's BFC pool for CPU
-# memory, and TF_ENABLE_ONEDNN_OPTS as TensorFlow defaults it.
-BASELINE_ENVIRONMENT = {"TF_ENABLE_ONEDNN_OPTS": None, "TF_CPU_ALLOCATOR_USE_BFC": "true",
-                        "TF_SET_ONEDNN_FPMATH_MODE": None}
+# memory, TF_ENABLE_ONEDNN_OPTS as TensorFlow defaults it, and float32 math in oneDNN.
+BASELINE_ENVIRONMENT = dict(onednn_math.strict_environment(), TF_ENABLE_ONEDNN_OPTS=None,
+                            TF_CPU_ALLOCATOR_USE_BFC="true")
 
 
 def parse_arguments(argv=None):

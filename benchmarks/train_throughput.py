@@ -19,6 +19,7 @@ import os
 import sys
 
 from benchmarks import common
+from tf_cnn_benchmarks import onednn_math
 
 WORKER = "benchmarks.train_worker"
 
@@ -60,8 +61,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--onednn_fpmath_mode", choices=("default", "strict", "bf16"),
                         default="default",
                         help="oneDNN's math for float32 in every child (ours, Keras and the "
-                             "matmul): bf16 lets it round float32 inputs to bfloat16 "
-                             "(TF_SET_ONEDNN_FPMATH_MODE=BF16), strict keeps float32; "
+                             "matmul). bf16 lets it round float32 inputs to bfloat16 "
+                             "(TF_SET_ONEDNN_FPMATH_MODE=BF16), strict keeps float32, and "
                              "default leaves the environment as it is.")
     parser.add_argument("--max_seconds", type=float, default=600.0,
                         help="Measuring time limit per configuration, in seconds.")
@@ -85,10 +86,22 @@ def environment_overrides(arguments):
     overrides = {}
     if arguments.onednn != "default":
         overrides["TF_ENABLE_ONEDNN_OPTS"] = arguments.onednn
-    if arguments.onednn_fpmath_mode != "default":
-        overrides["TF_SET_ONEDNN_FPMATH_MODE"] = (
-            "BF16" if arguments.onednn_fpmath_mode == "bf16" else None)
+    if arguments.onednn_fpmath_mode == "bf16":
+        overrides[onednn_math.TENSORFLOW_VARIABLE] = "BF16"
+    elif arguments.onednn_fpmath_mode == "strict":
+        overrides.update(onednn_math.strict_environment())
     return overrides
+
+
+def children_math(arguments):
+    """Return "bf16" or "strict": oneDNN's float32 math in the children's environment."""
+    environment = dict(os.environ)
+    for name, value in environment_overrides(arguments).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return "bf16" if onednn_math.bf16_math(environment) else "strict"
 
 
 def base_config(arguments):
@@ -172,7 +185,7 @@ def main(argv=None):
              arguments.precision, "on" if arguments.xla else "off", arguments.warmup_steps,
              arguments.windows, arguments.steps_per_window, arguments.intra_threads or "default",
              arguments.inter_threads or "default", arguments.onednn,
-             arguments.onednn_fpmath_mode), flush=True)
+             children_math(arguments)), flush=True)
     report = {"settings": vars(arguments), "cpu": common.cpu_model(), "runs": {}, "ratios": {}}
 
     try:

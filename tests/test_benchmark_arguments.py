@@ -149,7 +149,8 @@ def test_pipeline_ratios_without_ours(capsys):
 @pytest.mark.parametrize("mode, expected", [
     ("default", {}),
     ("bf16", {"TF_SET_ONEDNN_FPMATH_MODE": "BF16"}),
-    ("strict", {"TF_SET_ONEDNN_FPMATH_MODE": None}),
+    ("strict", {"TF_SET_ONEDNN_FPMATH_MODE": None, "ONEDNN_DEFAULT_FPMATH_MODE": None,
+                "DNNL_DEFAULT_FPMATH_MODE": None}),
 ])
 def test_train_throughput_fpmath_mode_reaches_children(mode, expected):
     from benchmarks import train_throughput

@@ -10,7 +10,7 @@ from absl import flags
 
 from data import inception_preprocessing
 from models import inception_v3
-from tf_cnn_benchmarks import precision
+from tf_cnn_benchmarks import onednn_math
 
 FLAGS = flags.FLAGS
 
@@ -202,11 +202,12 @@ flags.DEFINE_boolean("use_bf16", False,
                      "Compute in bfloat16 with float32 variables (GPUs since Ampere, CPUs with "
                      "AMX or AVX512-BF16).")
 flags.DEFINE_boolean("xla", False, "Compile the training step with XLA (jit_compile).")
-flags.DEFINE_enum("onednn_fpmath_mode", None, list(precision.ONEDNN_FPMATH_MODES),
+flags.DEFINE_enum("onednn_fpmath_mode", None, list(onednn_math.MODES),
                   "oneDNN's math for float32 ops on the CPU. bf16: round the inputs of "
                   "convolutions to bfloat16 and accumulate in float32, faster on CPUs with "
-                  "AMX-BF16; strict: float32 math. Default: as TF_SET_ONEDNN_FPMATH_MODE "
-                  "sets it, else strict.")
+                  "AMX-BF16. strict: float32 math, whatever the environment sets. Default: as "
+                  "TF_SET_ONEDNN_FPMATH_MODE or ONEDNN_DEFAULT_FPMATH_MODE sets it, else "
+                  "strict.", case_sensitive=False)
 
 # Distribution across devices and hosts.
 flags.DEFINE_string("variable_update", None,

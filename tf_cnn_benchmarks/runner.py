@@ -20,6 +20,7 @@ from tf_cnn_benchmarks import flags
 from tf_cnn_benchmarks import forward_only
 from tf_cnn_benchmarks import hardware
 from tf_cnn_benchmarks import model_config
+from tf_cnn_benchmarks import onednn_math
 from tf_cnn_benchmarks import precision
 from tf_cnn_benchmarks.replicas import DistributionError
 from tf_cnn_benchmarks.replicas import create_replicas
@@ -120,7 +121,7 @@ def log_run_metadata(logger, flag_values, num_classes, data_format, gpus, replic
         "global_batch_size": flag_values.batch_size * replicas.num_replicas,
         "compute_dtype": "float16" if flag_values.use_fp16 else
                          "bfloat16" if flag_values.use_bf16 else "float32",
-        "onednn_bf16_math": precision.onednn_bf16_math(),
+        "onednn_bf16_math": onednn_math.bf16_math(),
         "num_classes": num_classes,
         "data_format": "NCHW" if data_format == "channels_first" else "NHWC",
         "git_commit": git_commit(),
@@ -227,7 +228,7 @@ def run(flag_values):
     gpus = hardware.visible_gpus()
     data_format, note = hardware.resolve_data_format(flag_values.data_format, gpus)
     compute_dtype, precision_notes = precision.configure_precision(flag_values, gpus)
-    math_text, math_notes = precision.onednn_fpmath_notes(hardware.cpu_flags(), gpus)
+    math_text, math_notes = onednn_math.describe(hardware.cpu_flags(), gpus)
     precision_notes += math_notes
     for line in ([note] + precision_notes + ignored_flag_warnings(flag_values)
                  + list(replicas.notes)):
@@ -329,7 +330,7 @@ def main(argv):
         log("--deterministic: %d intra-op and %d inter-op thread(s), PYTHONHASHSEED=%s."
             % (num_intra_threads, num_inter_threads, os.environ.get("PYTHONHASHSEED")))
     hardware.configure_threads(num_intra_threads, num_inter_threads)
-    precision.set_onednn_fpmath_mode(FLAGS.onednn_fpmath_mode)
+    onednn_math.set_mode(FLAGS.onednn_fpmath_mode)
     try:
         run(FLAGS)
     except USER_ERRORS as error:
