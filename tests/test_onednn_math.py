@@ -93,7 +93,7 @@ def test_describe_with_onednn_off():
     text, notes = onednn_math.describe({"amx_bf16"}, [], environ)
     assert text == ""
     assert len(notes) == 1
-    assert "has no effect, because TF_ENABLE_ONEDNN_OPTS turns oneDNN off" in notes[0]
+    assert "has no effect, because TF_ENABLE_ONEDNN_OPTS=0 turns oneDNN off" in notes[0]
 
 
 def test_cpu_flags_read_from_cpuinfo(tmp_path):

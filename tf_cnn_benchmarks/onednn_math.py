@@ -67,8 +67,10 @@ def describe(cpu_flags, gpus, environ=None):
     setting = ("oneDNN's bfloat16 math for float32 (--onednn_fpmath_mode=bf16 or one of %s)"
                % ", ".join(VARIABLES))
     if onednn_off(environ):
-        return "", ["WARNING: %s has no effect, because TF_ENABLE_ONEDNN_OPTS turns oneDNN "
-                    "off. This run computes in float32." % setting]
+        environ = os.environ if environ is None else environ
+        return "", ["WARNING: %s has no effect, because TF_ENABLE_ONEDNN_OPTS=%s turns oneDNN "
+                    "off. This run computes in float32."
+                    % (setting, environ["TF_ENABLE_ONEDNN_OPTS"])]
     if gpus:
         # The GPUs run the convolutions, so whether the CPU has AMX matters little.
         return (", oneDNN bfloat16 math for float32 CPU ops",
