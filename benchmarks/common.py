@@ -205,18 +205,24 @@ def _wait_with_timeout(process, timeout_seconds):
         time.sleep(POLL_SECONDS)
 
 
-def run_child(command, timeout_seconds, env_overrides=None, cpus=None, echo=False):
-    """Run `command` from the repository root; return (exit code, output, peak MiB).
-
-    env_overrides: variables set (or removed, when the value is None) for the child.
-    cpus: a set of CPU indices the child may run on (its affinity), or None for all.
-    """
+def child_environment(env_overrides=None):
+    """Return this process's environment with `env_overrides` applied; None removes a name."""
     env = dict(os.environ)
     for name, value in (env_overrides or {}).items():
         if value is None:
             env.pop(name, None)
         else:
             env[name] = str(value)
+    return env
+
+
+def run_child(command, timeout_seconds, env_overrides=None, cpus=None, echo=False):
+    """Run `command` from the repository root; return (exit code, output, peak MiB).
+
+    env_overrides: variables set (or removed, when the value is None) for the child.
+    cpus: a set of CPU indices the child may run on (its affinity), or None for all.
+    """
+    env = child_environment(env_overrides)
     env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
 
     def set_affinity():

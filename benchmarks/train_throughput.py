@@ -95,12 +95,7 @@ def environment_overrides(arguments):
 
 def children_math(arguments):
     """Return "bf16" or "strict": oneDNN's float32 math in the children's environment."""
-    environment = dict(os.environ)
-    for name, value in environment_overrides(arguments).items():
-        if value is None:
-            environment.pop(name, None)
-        else:
-            environment[name] = value
+    environment = common.child_environment(environment_overrides(arguments))
     return "bf16" if onednn_math.bf16_math(environment) else "strict"
 
 
